@@ -1,0 +1,153 @@
+"""Database engines and where each org's data lives.
+
+Embedded default: one SQLite file for the platform tables and one file per org.
+Production: one PostgreSQL database; platform tables in schema ``rapport``, each org in
+its own schema ``org_<name>``. Compiled tables never name a schema: an org's connection
+translates the blank schema into the org's own (``schema_translate_map``), so a query
+built for one org cannot reach another org's tables.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from rapport.platform.settings import Settings
+
+PLATFORM_SCHEMA = "rapport"
+
+
+@dataclass(frozen=True)
+class OrgLocation:
+    """Where one org's tables live: an engine bound to its schema or file."""
+
+    org_name: str
+    engine: Engine
+    schema: str | None  # the real schema name on PostgreSQL, None on SQLite
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (on SQLite it does not take the write lock)."""
+        with self.engine.connect() as conn:
+            with conn.execution_options(rapport_read=True).begin():
+                yield conn
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, open transactions, so DDL is transactional too.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the lock up front: no deadlock when two transactions upgrade at once.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("rapport_read") else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """The platform's engines, and the location of every org's data."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.effective_database_url
+        if self.is_sqlite:
+            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        self._engine = make_engine(self.url)
+        self._org_locations: dict[str, OrgLocation] = {}
+        self._lock = threading.Lock()
+        translate = {None: PLATFORM_SCHEMA} if not self.is_sqlite else None
+        self.platform = self._engine.execution_options(schema_translate_map=translate) if translate else self._engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def ensure_platform_schema(self) -> None:
+        if not self.is_sqlite:
+            with self._engine.begin() as conn:
+                conn.execute(sa.schema.CreateSchema(PLATFORM_SCHEMA, if_not_exists=True))
+
+    def org_schema_name(self, org_name: str) -> str | None:
+        return None if self.is_sqlite else f"org_{org_name}"
+
+    def org_file(self, org_name: str) -> Path:
+        return Path(self.settings.data_dir) / "orgs" / f"{org_name}.db"
+
+    def org_location(self, org_name: str) -> OrgLocation:
+        with self._lock:
+            location = self._org_locations.get(org_name)
+            if location is None:
+                location = self._make_location(org_name)
+                self._org_locations[org_name] = location
+            return location
+
+    def _make_location(self, org_name: str) -> OrgLocation:
+        if self.is_sqlite:
+            path = self.org_file(org_name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return OrgLocation(org_name, _sqlite_engine(f"sqlite:///{path}"), None)
+        schema = self.org_schema_name(org_name)
+        engine = self._engine.execution_options(schema_translate_map={None: schema})
+        return OrgLocation(org_name, engine, schema)
+
+    def create_org_storage(self, org_name: str) -> OrgLocation:
+        if not self.is_sqlite:
+            with self._engine.begin() as conn:
+                conn.execute(sa.schema.CreateSchema(self.org_schema_name(org_name)))  # type: ignore[arg-type]
+        return self.org_location(org_name)
+
+    def drop_org_storage(self, org_name: str) -> None:
+        with self._lock:
+            location = self._org_locations.pop(org_name, None)
+        if self.is_sqlite:
+            if location is not None:
+                location.engine.dispose()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(self.org_file(org_name)) + suffix).unlink(missing_ok=True)
+            return
+        with self._engine.begin() as conn:
+            conn.execute(sa.schema.DropSchema(self.org_schema_name(org_name), cascade=True))  # type: ignore[arg-type]
+
+    def dispose(self) -> None:
+        with self._lock:
+            for location in self._org_locations.values():
+                if location.engine is not self._engine and self.is_sqlite:
+                    location.engine.dispose()
+            self._org_locations.clear()
+        self._engine.dispose()

@@ -1,0 +1,89 @@
+"""The one typed settings object, read from ``RAPPORT_*`` environment variables.
+
+Nothing else in Rapport reads ``os.environ``. A missing or malformed setting fails at
+start with its name (``settings.invalid``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from rapport.platform.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("rapport-data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    retention_days: int = 7
+    page_size_default: int = 50
+    page_size_max: int = 200
+    bulk_batch_size: int = 500
+    job_max_retries: int = 3
+    background_threshold_rows: int = 20_000
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        """PostgreSQL when configured, else the embedded SQLite platform file."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'platform.db'}"
+
+    @property
+    def is_embedded_database(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            data_dir=Path(env.get("RAPPORT_DATA_DIR", str(defaults.data_dir))),
+            database_url=_url(env, "RAPPORT_DATABASE_URL"),
+            redis_url=_url(env, "RAPPORT_REDIS_URL"),
+            retention_days=_int(env, "RAPPORT_RETENTION_DAYS", defaults.retention_days, 0),
+            page_size_default=_int(env, "RAPPORT_PAGE_SIZE_DEFAULT", defaults.page_size_default, 1),
+            page_size_max=_int(env, "RAPPORT_PAGE_SIZE_MAX", defaults.page_size_max, 1),
+            bulk_batch_size=_int(env, "RAPPORT_BULK_BATCH_SIZE", defaults.bulk_batch_size, 1),
+            job_max_retries=_int(env, "RAPPORT_JOB_MAX_RETRIES", defaults.job_max_retries, 0),
+            background_threshold_rows=_int(
+                env, "RAPPORT_BACKGROUND_THRESHOLD_ROWS", defaults.background_threshold_rows, 0
+            ),
+            extra={k: v for k, v in env.items() if k.startswith("RAPPORT_TEST_")},
+        )
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    if "://" not in value:
+        raise SettingsError(f"setting {name}: {value!r} is not a URL (expected e.g. scheme://host/db)")
+    return _normalise_driver(value)
+
+
+def _normalise_driver(url: str) -> str:
+    # Users write postgres:// or postgresql://; Rapport talks to PostgreSQL through psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"setting {name}: {raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"setting {name}: {value} is below the minimum {minimum}")
+    return value

@@ -1,0 +1,1 @@
+"""What metadata becomes: field types, schema sync, compiled org model, records, queries."""

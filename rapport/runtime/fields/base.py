@@ -1,0 +1,170 @@
+"""The shape every field type has.
+
+A field type is one small class: its column type, the option defaults the loader fills
+in, metadata checks of its options, input coercion with clear errors, JSON serialisation,
+its filter operators (returning SQLAlchemy expressions), its form widget, and how it takes
+over values from another type when an admin changes a field's type. Code outside a type's
+class asks the type; it never branches on the type's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterable, Mapping
+
+import sqlalchemy as sa
+
+from rapport.metadata.model import Bundle, FieldDef, ObjectDef
+from rapport.platform.errors import Problem
+
+
+class FieldValueError(ValueError):
+    """A value does not fit a field; ``code`` is stable, the message says what is allowed."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Converted:
+    """One existing value taken over by a changed field definition."""
+
+    value: Any
+    lossy: bool = False
+
+
+Operator = Callable[[sa.ColumnElement[Any], Any], sa.ColumnElement[bool]]
+
+EQUALITY_OPERATORS: Mapping[str, Operator] = {
+    "eq": lambda c, v: c == v,
+    "ne": lambda c, v: sa.or_(c != v, c.is_(None)),
+    "in": lambda c, v: c.in_(v),
+    "not_in": lambda c, v: sa.or_(c.not_in(v), c.is_(None)),
+}
+ORDER_OPERATORS: Mapping[str, Operator] = {
+    "lt": lambda c, v: c < v,
+    "lte": lambda c, v: c <= v,
+    "gt": lambda c, v: c > v,
+    "gte": lambda c, v: c >= v,
+}
+TEXT_OPERATORS: Mapping[str, Operator] = {
+    "contains": lambda c, v: c.icontains(v, autoescape=True),
+    "starts_with": lambda c, v: c.istartswith(v, autoescape=True),
+}
+LIST_OPERATORS = frozenset({"in", "not_in"})
+
+
+class FieldType:
+    name: ClassVar[str]
+    widget: ClassVar[str] = "text"
+    #: a stored field has a column; a formula is computed in SQL instead
+    stored: ClassVar[bool] = True
+    #: whether callers may write the value (roll-ups and autonumbers are system-written)
+    writable: ClassVar[bool] = True
+    #: a value is produced on create (autonumbers), see :meth:`generate`
+    generates_value: ClassVar[bool] = False
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    operators: ClassVar[Mapping[str, Operator]] = {**EQUALITY_OPERATORS, **ORDER_OPERATORS}
+    #: names of the types whose values this type can take over on a change of type
+    converts_from: ClassVar[frozenset[str]] = frozenset()
+
+    # -- storage -----------------------------------------------------------------
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        raise NotImplementedError
+
+    def server_default(self, field: FieldDef) -> Any:
+        """A database default filled into existing rows when the column is added."""
+        return None
+
+    def nullable(self, field: FieldDef) -> bool:
+        return True
+
+    def is_required(self, field: FieldDef) -> bool:
+        return field.required
+
+    # -- metadata ----------------------------------------------------------------
+    def check(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
+        """Metadata problems of this field: its default value, then its type's options."""
+        if field.default is not None:
+            if not self.writable:
+                yield Problem(at + "/default", "metadata.invalid",
+                              f"field '{field.name}' of object '{obj.name}' is computed ({self.name}) "
+                              "and takes no default")
+            else:
+                try:
+                    self.coerce(field.default, field)
+                except FieldValueError as error:
+                    yield Problem(at + "/default", "metadata.bad_default",
+                                  f"default of field '{field.name}' of object '{obj.name}': {error.message}")
+        yield from self.check_options(field, obj, bundle, at)
+
+    def check_options(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
+        return ()
+
+    def describe(self, field: FieldDef) -> dict[str, Any]:
+        """Type-specific facts for describe and forms (options, limits)."""
+        return {}
+
+    # -- values --------------------------------------------------------------------
+    def coerce(self, value: Any, field: FieldDef) -> Any:
+        """Turn an input value (JSON or Python) into the stored Python value, or raise."""
+        raise NotImplementedError
+
+    def to_json(self, value: Any, field: FieldDef) -> Any:
+        return value
+
+    def to_text(self, value: Any, field: FieldDef) -> str | None:
+        """The value as text: for display, CSV and conversion into a text field."""
+        value = self.to_json(value, field)
+        if value is None or value == []:
+            return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list):
+            return ";".join(str(v) for v in value)
+        return str(value)
+
+    def default_value(self, field: FieldDef) -> Any:
+        """The value a new record gets when the caller gives none."""
+        return self.coerce(field.default, field) if field.default is not None else None
+
+    def is_blank(self, value: Any) -> bool:
+        return value is None or value == ""
+
+    def coerce_operand(self, op: str, value: Any, field: FieldDef) -> Any:
+        """Coerce a filter operand: lists for in/not_in, a bool for is_null."""
+        if op in LIST_OPERATORS:
+            if not isinstance(value, (list, tuple)) or not value:
+                raise FieldValueError("query.bad_operand", f"operator '{op}' takes a non-empty list of values")
+            return [self.coerce(v, field) for v in value]
+        return self.coerce(value, field)
+
+    # -- metadata changes --------------------------------------------------------
+    def convert(self, value: Any, old: FieldDef, new: FieldDef, old_type: FieldType) -> Converted:
+        """Take over an existing value when a field's definition or type changes.
+
+        Raise :class:`FieldValueError` when the value cannot be converted at all (the change
+        is refused, naming the records); return ``Converted(lossy=True)`` when it fits only
+        by losing information (narrowing: the change needs confirmation, and the old value
+        is moved aside first).
+        """
+        if old_type is not self:
+            value = old_type.to_json(value, old)
+            if isinstance(value, (list, tuple)):
+                value = ";".join(str(v) for v in value)
+        return Converted(self.coerce(value, new))
+
+    def needs_data_check(self, old: FieldDef, new: FieldDef) -> bool:
+        """Whether existing values must be re-checked when ``old`` becomes ``new``."""
+        return False
+
+    def generate(self, field: FieldDef, numbers: list[int]) -> list[Any]:
+        """Values for a value-generating type, from allocated sequence numbers."""
+        raise NotImplementedError
+
+
+def describe_value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

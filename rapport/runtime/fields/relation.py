@@ -1,0 +1,74 @@
+"""Relationship types: lookup and master_detail (a foreign key to another object's id)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from rapport.metadata.model import Bundle, FieldDef, ObjectDef, OnDelete
+from rapport.platform.errors import Problem
+from rapport.runtime.fields.base import EQUALITY_OPERATORS, FieldType, FieldValueError, describe_value
+
+ID_LENGTH = 36
+
+
+class LookupType(FieldType):
+    name = "lookup"
+    widget = "lookup"
+    defaults = {"on_delete": OnDelete.SET_NULL}
+    operators = dict(EQUALITY_OPERATORS)
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.String(ID_LENGTH)
+
+    def on_delete(self, field: FieldDef) -> OnDelete:
+        return field.on_delete or OnDelete.SET_NULL
+
+    def check_options(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
+        target = bundle.object(field.target or "")
+        if target is None:
+            known = ", ".join(repr(n) for n in bundle.object_names()) or "none"
+            yield Problem(at + "/target", "metadata.unknown_object",
+                          f"field '{field.name}' of object '{obj.name}' points at object "
+                          f"{field.target!r}, which is not in the bundle (objects: {known})")
+            return
+        if field.relationship_name:
+            for other in bundle.objects:
+                for f in other.fields:
+                    if (f is not field and f.target == target.name
+                            and f.relationship_name == field.relationship_name):
+                        yield Problem(at + "/relationship_name", "metadata.duplicate_name",
+                                      f"relationship name {field.relationship_name!r} on object "
+                                      f"'{target.name}' is already used by {other.name}.{f.name}")
+
+    def describe(self, field: FieldDef) -> dict[str, Any]:
+        return {"target": field.target, "on_delete": self.on_delete(field).value,
+                "relationship_name": field.relationship_name}
+
+    def coerce(self, value: Any, field: FieldDef) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, dict) and isinstance(value.get("id"), str):
+            value = value["id"]
+        if not isinstance(value, str) or len(value) > ID_LENGTH:
+            raise FieldValueError("records.wrong_type",
+                                  f"expected the id of a '{field.target}' record, got {describe_value(value)}")
+        return value
+
+
+class MasterDetailType(LookupType):
+    name = "master_detail"
+    defaults = {}
+
+    def on_delete(self, field: FieldDef) -> OnDelete:
+        return OnDelete.CASCADE
+
+    def is_required(self, field: FieldDef) -> bool:
+        return True  # a detail record cannot exist without its master
+
+    def check_options(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
+        yield from super().check_options(field, obj, bundle, at)
+        if field.target == obj.name:
+            yield Problem(at + "/target", "metadata.invalid",
+                          f"a master-detail field cannot point at its own object '{obj.name}'")

@@ -1,0 +1,102 @@
+"""Date and time types: date, datetime (always stored in UTC), time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from rapport.metadata.model import FieldDef
+from rapport.platform.sqltypes import UtcDateTime
+from rapport.runtime.fields.base import Converted, FieldType, FieldValueError, describe_value
+
+
+class DateType(FieldType):
+    name = "date"
+    widget = "date"
+    converts_from = frozenset({"datetime", "text"})
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.Date()
+
+    def coerce(self, value: Any, field: FieldDef) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        raise FieldValueError("records.wrong_type", f"expected a date like 2026-01-31, got {describe_value(value)}")
+
+    def to_json(self, value: Any, field: FieldDef) -> Any:
+        return None if value is None else value.isoformat()
+
+    def convert(self, value: Any, old: FieldDef, new: FieldDef, old_type: FieldType) -> Converted:
+        if isinstance(value, datetime):
+            return Converted(value.date(), lossy=value.timetz().replace(tzinfo=None) != time())
+        return super().convert(value, old, new, old_type)
+
+
+class DateTimeType(FieldType):
+    name = "datetime"
+    widget = "datetime"
+    converts_from = frozenset({"date", "text"})
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return UtcDateTime()
+
+    def coerce(self, value: Any, field: FieldDef) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, date):
+            parsed = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        elif isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise FieldValueError(
+                    "records.wrong_type",
+                    f"expected an ISO 8601 date-time like 2026-01-31T09:30:00Z, got {describe_value(value)}",
+                ) from None
+        else:
+            raise FieldValueError("records.wrong_type", f"expected a date-time, got {describe_value(value)}")
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+
+    def to_json(self, value: Any, field: FieldDef) -> Any:
+        if value is None:
+            return None
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class TimeType(FieldType):
+    name = "time"
+    widget = "time"
+    converts_from = frozenset({"text"})
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.Time()
+
+    def coerce(self, value: Any, field: FieldDef) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, time):
+            return value
+        if isinstance(value, str):
+            try:
+                return time.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        raise FieldValueError("records.wrong_type", f"expected a time like 14:30 or 14:30:00, got {describe_value(value)}")
+
+    def to_json(self, value: Any, field: FieldDef) -> Any:
+        return None if value is None else value.isoformat()

@@ -1,0 +1,145 @@
+"""Field paths to columns: dotted paths follow lookups through LEFT OUTER JOINs.
+
+``"amount"`` is a column of the queried object's table; ``"account.industry"`` is a column
+of an aliased ``account`` table joined on ``account.id = deal.account``;
+``"contact.account.name"`` joins twice. Each distinct path prefix gets exactly one alias,
+so ``account.name`` and ``account.industry`` share one join. Joins are LEFT OUTER: a record
+whose lookup is empty is still listed, with the looked-up values as null.
+
+System fields are resolvable too, typed as the field types they behave like (text ids and
+users, datetime stamps, an integer version), so filters, sorts and serialisation treat
+them like any other field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from rapport.metadata.model import FieldDef
+from rapport.runtime.compiled import SYSTEM_FIELDS, CompiledField, CompiledObject, CompiledOrg
+from rapport.runtime.fields import FIELD_TYPES
+
+#: how many lookups a path may follow: "contact.account.name" is two
+MAX_HOPS = 2
+
+SYSTEM_FIELD_DEFS: dict[str, FieldDef] = {
+    "id": FieldDef("id", "text", "Record ID", max_length=36),
+    "owner": FieldDef("owner", "text", "Owner"),
+    "created_at": FieldDef("created_at", "datetime", "Created at"),
+    "created_by": FieldDef("created_by", "text", "Created by"),
+    "updated_at": FieldDef("updated_at", "datetime", "Updated at"),
+    "updated_by": FieldDef("updated_by", "text", "Updated by"),
+    "version": FieldDef("version", "integer", "Version"),
+}
+assert tuple(SYSTEM_FIELD_DEFS) == SYSTEM_FIELDS
+
+
+class PathError(Exception):
+    """A field path that cannot be resolved; ``code`` is a stable ``query.*`` code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ResolvedPath:
+    """A field path bound to the column (of the root table or a join alias) that holds it."""
+
+    path: str
+    field: CompiledField
+    column: sa.ColumnElement[Any]
+    #: whether the column can hold NULL (always true through a LEFT OUTER JOIN)
+    nullable: bool
+
+
+@dataclass(frozen=True)
+class _Join:
+    alias: sa.FromClause
+    onclause: sa.ColumnElement[bool]
+    target: CompiledObject
+
+
+def known_fields(obj: CompiledObject) -> str:
+    return ", ".join(sorted(set(obj.fields) | set(SYSTEM_FIELDS)))
+
+
+def _field_of(obj: CompiledObject, table: sa.FromClause, name: str) -> CompiledField:
+    if name in SYSTEM_FIELD_DEFS:
+        defn = SYSTEM_FIELD_DEFS[name]
+        return CompiledField(defn, FIELD_TYPES[defn.type], table.c[name])
+    compiled = obj.fields.get(name)
+    if compiled is None:
+        raise PathError("query.unknown_field",
+                        f"object '{obj.name}' has no field {name!r} (fields: {known_fields(obj)})")
+    return compiled
+
+
+class JoinPaths:
+    """Resolves field paths of one object, collecting the joins they need.
+
+    Resolve every path first, then build the statement from :meth:`from_clause`.
+    Soft-deleted looked-up records are joined as absent unless ``include_deleted``.
+    """
+
+    def __init__(self, model: CompiledOrg, root: CompiledObject, *, include_deleted: bool = False) -> None:
+        self.model = model
+        self.root = root
+        self.include_deleted = include_deleted
+        self._joins: dict[tuple[str, ...], _Join] = {}
+
+    def resolve(self, path: str) -> ResolvedPath:
+        if not isinstance(path, str) or not path:
+            raise PathError("query.unknown_field", f"a field path is a non-empty string, got {path!r}")
+        parts = path.split(".")
+        if not all(parts):
+            raise PathError("query.unknown_field", f"{path!r} is not a field path like 'name' or 'account.name'")
+        if len(parts) > MAX_HOPS + 1:
+            raise PathError("query.not_supported",
+                            f"field path {path!r} follows {len(parts) - 1} lookups; at most {MAX_HOPS} are supported")
+        obj, table = self.root, self.root.table
+        for depth, name in enumerate(parts[:-1]):
+            link = _field_of(obj, table, name)
+            if not link.defn.target or link.column is None:
+                raise PathError("query.unknown_field",
+                                f"field '{name}' of object '{obj.name}' is not a lookup, so {path!r} cannot follow it")
+            obj, table = self._join(tuple(parts[: depth + 1]), table, link)
+        compiled = _field_of(obj, table, parts[-1])
+        if not compiled.type.stored or compiled.column is None:
+            raise PathError("query.not_supported",
+                            f"field {path!r} is a {compiled.type.name} field; formula fields are computed "
+                            "by the formula engine and cannot be used in queries yet")
+        column = table.c[compiled.name]
+        return ResolvedPath(path, compiled, column, nullable=len(parts) > 1 or bool(column.nullable))
+
+    def _join(self, prefix: tuple[str, ...], parent: sa.FromClause,
+              link: CompiledField) -> tuple[CompiledObject, sa.FromClause]:
+        known = self._joins.get(prefix)
+        if known is not None:
+            return known.target, known.alias
+        target = self.model.objects.get(link.defn.target or "")
+        if target is None:
+            raise PathError("query.unknown_field",
+                            f"lookup '{link.name}' points at object {link.defn.target!r}, which does not exist")
+        # Object names never start with "_", so these aliases cannot clash with a table.
+        alias = target.table.alias(f"_j{len(self._joins) + 1}")
+        onclause = alias.c.id == parent.c[link.name]
+        if target.defn.soft_delete and not self.include_deleted:
+            onclause = sa.and_(onclause, alias.c.is_deleted == sa.false())
+        self._joins[prefix] = _Join(alias, onclause, target)
+        return target, alias
+
+    def from_clause(self) -> sa.FromClause:
+        """The root table outer-joined to every alias resolved so far (parents first)."""
+        joined: sa.FromClause = self.root.table
+        for join in self._joins.values():
+            joined = joined.outerjoin(join.alias, join.onclause)
+        return joined
+
+    @property
+    def join_count(self) -> int:
+        return len(self._joins)

@@ -1,0 +1,125 @@
+"""Step 2 and 5 of the pipeline: input coercion and system validation, collected per record.
+
+Every problem names its field and object and points at it (``/amount``, or ``/3/amount``
+in a batch), and all problems of all records come back together.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from rapport.platform.errors import ProblemCollector
+from rapport.runtime.compiled import SYSTEM_FIELDS, CompiledObject, CompiledOrg
+from rapport.runtime.fields import FieldValueError
+
+WRITABLE_SYSTEM_FIELDS = frozenset({"owner"})
+IGNORED_INPUT = frozenset({"id", "version"})
+
+
+def coerce_input(obj: CompiledObject, values: Mapping[str, Any], errors: ProblemCollector,
+                 at: str) -> dict[str, Any]:
+    """Coerce the caller's values through the field-type registry; unknown keys are errors."""
+    if not isinstance(values, Mapping):
+        errors.add(at or "/", "records.not_an_object",
+                   f"a '{obj.name}' record must be a JSON object of field values, got {type(values).__name__}")
+        return {}
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        compiled = obj.fields.get(name)
+        if compiled is None:
+            if name in WRITABLE_SYSTEM_FIELDS:
+                if not isinstance(value, str) or not value:
+                    errors.add(f"{at}/{name}", "records.wrong_type", f"field '{name}' on object '{obj.name}': "
+                               "expected the id of a user")
+                else:
+                    out[name] = value
+            elif name in IGNORED_INPUT:
+                continue
+            elif name in SYSTEM_FIELDS or name == "is_deleted":
+                errors.add(f"{at}/{name}", "records.read_only",
+                           f"field '{name}' on object '{obj.name}' is set by the system and cannot be written")
+            else:
+                known = ", ".join(sorted(obj.fields)) or "none"
+                errors.add(f"{at}/{name}", "records.unknown_field",
+                           f"object '{obj.name}' has no field {name!r} (fields: {known})")
+            continue
+        if not compiled.type.writable:
+            errors.add(f"{at}/{name}", "records.read_only",
+                       f"field '{name}' on object '{obj.name}' is computed ({compiled.defn.type}) and cannot be written")
+            continue
+        try:
+            out[name] = compiled.type.coerce(value, compiled.defn)
+        except FieldValueError as error:
+            errors.add(f"{at}/{name}", error.code, f"field '{name}' on object '{obj.name}': {error.message}")
+    return out
+
+
+def check_required(obj: CompiledObject, record: Mapping[str, Any], errors: ProblemCollector, at: str) -> None:
+    for compiled in obj.required:
+        if compiled.type.is_blank(record.get(compiled.name)):
+            errors.add(f"{at}/{compiled.name}", "records.required",
+                       f"field '{compiled.name}' on object '{obj.name}' is required")
+
+
+def check_unique(conn: Connection, obj: CompiledObject, records: list[tuple[str, dict[str, Any], str | None]],
+                 errors: ProblemCollector) -> None:
+    """Unique fields: no clash within the batch, nor with other stored records.
+
+    ``records`` holds (pointer, values, own id for updates) for the values being written.
+    """
+    for compiled in obj.unique:
+        name = compiled.name
+        seen: dict[Any, str] = {}
+        wanted: dict[Any, list[tuple[str, str | None]]] = defaultdict(list)
+        for at, values, own_id in records:
+            if name not in values or values[name] is None:
+                continue
+            value = values[name]
+            if value in seen:
+                errors.add(f"{at}/{name}", "records.duplicate_value",
+                           f"field '{name}' on object '{obj.name}' must be unique: {value!r} is also given at {seen[value] or '/'}")
+                continue
+            seen[value] = at
+            wanted[value].append((at, own_id))
+        if not wanted:
+            continue
+        column = obj.table.c[name]
+        rows = conn.execute(sa.select(obj.table.c.id, column).where(column.in_(list(wanted)))).all()
+        for other_id, value in rows:
+            for at, own_id in wanted.get(value, ()):
+                if own_id != other_id:
+                    errors.add(f"{at}/{name}", "records.duplicate_value",
+                               f"field '{name}' on object '{obj.name}' must be unique: record {other_id} already has {value!r}")
+
+
+def check_references(conn: Connection, model: CompiledOrg, obj: CompiledObject,
+                     records: Iterable[tuple[str, dict[str, Any]]], errors: ProblemCollector) -> None:
+    """Lookup targets exist (and are not soft-deleted); on PostgreSQL they stay locked until commit."""
+    records = list(records)
+    for compiled in obj.references:
+        name = compiled.name
+        wanted: dict[str, list[str]] = defaultdict(list)
+        for at, values in records:
+            value = values.get(name)
+            if value is not None:
+                wanted[value].append(at)
+        if not wanted:
+            continue
+        target = model.objects.get(compiled.defn.target or "")
+        found: set[str] = set()
+        if target is not None:
+            query = sa.select(target.table.c.id).where(target.table.c.id.in_(list(wanted)))
+            if "is_deleted" in target.table.c:
+                query = query.where(target.table.c.is_deleted == sa.false())
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(read=True, key_share=True)
+            found = set(conn.execute(query).scalars())
+        for value, places in wanted.items():
+            if value not in found:
+                for at in places:
+                    errors.add(f"{at}/{name}", "records.lookup_not_found",
+                               f"field '{name}' on object '{obj.name}': no '{compiled.defn.target}' record has id {value!r}")

@@ -1,0 +1,88 @@
+"""Deleting records: lookups' on_delete (set_null / restrict / cascade), soft delete, undelete.
+
+Referential integrity is enforced here, inside the write transaction, rather than by
+database foreign keys (which would make renames, moving data aside and SQLite table
+rebuilds fragile). On PostgreSQL, writers of children hold a key-share lock on the parent
+row they point at (see ``checks.check_references``), so a concurrent delete waits.
+Soft delete, where an object has it, cascades as a soft delete to children that have it
+too and as a hard delete to children that do not; set_null leaves children of a
+soft-deleted parent untouched, so undelete restores the relationship.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from rapport.metadata.model import OnDelete
+from rapport.platform.actor import Actor
+from rapport.platform.errors import Conflict, InvalidRequest, NotFound
+from rapport.platform.sqltypes import utcnow
+from rapport.runtime.compiled import CompiledObject
+from rapport.platform.errors import ProblemCollector
+from rapport.runtime.records.hooks import HookPoint, Hooks, SaveContext
+
+MAX_CASCADE_DEPTH = 16
+
+
+def delete_rows(tx: Any, obj: CompiledObject, rows: list[dict[str, Any]], actor: Actor, hooks: Hooks,
+                depth: int = 0) -> int:
+    """Delete ``rows`` of ``obj`` and apply on_delete to their children; returns rows deleted."""
+    if not rows:
+        return 0
+    if depth > MAX_CASCADE_DEPTH:
+        raise Conflict(f"cascade delete from '{obj.name}' goes deeper than {MAX_CASCADE_DEPTH} levels",
+                       code="records.cascade_too_deep")
+    errors = ProblemCollector()
+    contexts = [SaveContext(tx.conn, tx.model, obj, actor, "delete", row, row, errors) for row in rows]
+    hooks.run(HookPoint.BEFORE_DELETE, contexts)
+    ids = [row["id"] for row in rows]
+    soft = "is_deleted" in obj.table.c
+    deleted = 0
+    for child_name, ref in obj.children:
+        child = tx.model.objects[child_name]
+        column = child.table.c[ref.name]
+        live = [column.in_(ids)]
+        if "is_deleted" in child.table.c:
+            live.append(child.table.c.is_deleted == sa.false())
+        rule = ref.type.on_delete(ref.defn)
+        if rule is OnDelete.RESTRICT:
+            count = tx.conn.execute(sa.select(sa.func.count()).select_from(child.table).where(*live)).scalar_one()
+            if count:
+                raise Conflict(
+                    f"cannot delete {obj.name} {', '.join(ids[:5])}: {count} '{child.name}' records point at it "
+                    f"through field '{ref.name}', which restricts deletion; delete or re-point them first",
+                    code="records.delete_restricted")
+        elif rule is OnDelete.CASCADE:
+            children = [dict(r) for r in tx.conn.execute(sa.select(child.table).where(*live)).mappings()]
+            deleted += delete_rows(tx, child, children, actor, hooks, depth + 1)
+        elif not soft:
+            now = utcnow()
+            tx.conn.execute(child.table.update().where(*live).values(
+                {ref.name: None, "version": child.table.c.version + 1, "updated_at": now,
+                 "updated_by": actor.id}))
+    if soft:
+        now = utcnow()
+        tx.conn.execute(obj.table.update().where(obj.table.c.id.in_(ids)).values(
+            is_deleted=True, version=obj.table.c.version + 1, updated_at=now, updated_by=actor.id))
+    else:
+        tx.conn.execute(obj.table.delete().where(obj.table.c.id.in_(ids)))
+    hooks.run(HookPoint.AFTER_DELETE, contexts)
+    return deleted + len(rows)
+
+
+def undelete_row(tx: Any, obj: CompiledObject, record_id: str, actor: Actor) -> dict[str, Any]:
+    if "is_deleted" not in obj.table.c:
+        raise InvalidRequest(f"object '{obj.name}' does not keep deleted records (soft_delete is off), "
+                             "so there is nothing to undelete", code="records.undelete_unsupported")
+    table = obj.table
+    row = tx.conn.execute(sa.select(table).where(table.c.id == record_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"object '{obj.name}' has no record with id {record_id!r}", code="records.not_found")
+    if not row["is_deleted"]:
+        raise Conflict(f"record {record_id} of object '{obj.name}' is not deleted", code="records.not_deleted")
+    now = utcnow()
+    values = {"is_deleted": False, "version": row["version"] + 1, "updated_at": now, "updated_by": actor.id}
+    tx.conn.execute(table.update().where(table.c.id == record_id).values(**values))
+    return {**dict(row), **values}

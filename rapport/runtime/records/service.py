@@ -1,0 +1,253 @@
+"""The record service: the only write path.
+
+API, forms, scripts, workflow actions, imports and package seed data all write records
+here, in the order of ARCHITECTURE.md: load and version-check the prior row, coerce
+through the field-type registry, defaults and autonumbers, before-save hooks, system
+validation then validation hooks (every error of every record collected), write plus
+field history, after-save and workflow hooks, commit, after-commit hooks. One
+transaction: a failed write leaves no trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from rapport.platform.actor import Actor
+from rapport.platform.errors import InvalidRequest, NotFound, ProblemCollector, StaleVersion, ValidationFailed
+from rapport.platform.ids import new_id
+from rapport.platform.sqltypes import utcnow
+from rapport.runtime.compiled import CompiledObject
+from rapport.runtime.records import checks
+from rapport.runtime.records.deletion import delete_rows, undelete_row
+from rapport.runtime.records.history import write_history
+from rapport.runtime.records.hooks import HookPoint, SaveContext
+from rapport.runtime.records.serialize import serializer
+from rapport.runtime.sequences import Sequences, sequence_key
+
+MAX_BATCH = 10_000
+
+
+class RecordService:
+    def __init__(self, runtime: Any, actor: Actor, tx: Any = None) -> None:
+        self.runtime = runtime  # OrgRuntime
+        self.actor = actor
+        self._tx = tx
+
+    # -- reads ---------------------------------------------------------------------
+    def get(self, object_name: str, record_id: str, *, include_deleted: bool = False) -> dict[str, Any]:
+        with self.runtime.reading(self._tx) as tx:
+            obj = tx.model.object(object_name)
+            query = sa.select(obj.table).where(obj.table.c.id == record_id)
+            if "is_deleted" in obj.table.c and not include_deleted:
+                query = query.where(obj.table.c.is_deleted == sa.false())
+            row = tx.conn.execute(query).mappings().first()
+        if row is None:
+            raise _not_found(obj, record_id)
+        return serializer(obj)(row)
+
+    # -- writes --------------------------------------------------------------------
+    def create(self, object_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        return self._create(object_name, [values], single=True)[0]
+
+    def create_many(self, object_name: str, values: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return self._create(object_name, values, single=False)
+
+    def update(self, object_name: str, record_id: str, values: Mapping[str, Any], *,
+               expected_version: int | None = None) -> dict[str, Any]:
+        return self._update(object_name, [(record_id, values, expected_version)], single=True)[0]
+
+    def update_many(self, object_name: str, changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Each change is a dict with ``id``, optional ``version`` and the fields to set."""
+        items = []
+        for index, change in enumerate(changes):
+            if not isinstance(change, Mapping) or not isinstance(change.get("id"), str):
+                raise InvalidRequest(f"update {index}: each change needs an 'id' string",
+                                     code="records.missing_id")
+            version = change.get("version")
+            items.append((change["id"], {k: v for k, v in change.items() if k not in ("id", "version")}, version))
+        return self._update(object_name, items, single=False)
+
+    def delete(self, object_name: str, record_id: str, *, expected_version: int | None = None) -> None:
+        with self.runtime.transaction(self._tx) as tx:
+            obj = tx.model.object(object_name)
+            prior = self._load(tx, obj, [record_id])[record_id]
+            _check_version(obj, prior, expected_version)
+            delete_rows(tx, obj, [prior], self.actor, self.runtime.hooks)
+
+    def undelete(self, object_name: str, record_id: str) -> dict[str, Any]:
+        with self.runtime.transaction(self._tx) as tx:
+            obj = tx.model.object(object_name)
+            row = undelete_row(tx, obj, record_id, self.actor)
+            return serializer(obj)(row)
+
+    # -- pipeline --------------------------------------------------------------------
+    def _create(self, object_name: str, inputs: Sequence[Mapping[str, Any]], single: bool) -> list[dict[str, Any]]:
+        _check_batch(inputs)
+        hooks = self.runtime.hooks
+        with self.runtime.transaction(self._tx) as tx:
+            obj = tx.model.object(object_name)
+            errors = ProblemCollector()
+            now = utcnow()
+            records: list[dict[str, Any]] = []
+            for index, values in enumerate(inputs):
+                at = "" if single else f"/{index}"
+                given = checks.coerce_input(obj, values, errors, at)
+                record = {"id": new_id(), "owner": self.actor.id, "created_at": now, "created_by": self.actor.id,
+                          "updated_at": now, "updated_by": self.actor.id, "version": 1}
+                for compiled in obj.writable:
+                    if compiled.column is not None:
+                        record[compiled.name] = compiled.type.default_value(compiled.defn)
+                if "is_deleted" in obj.table.c:
+                    record["is_deleted"] = False
+                record.update(given)
+                records.append(record)
+            contexts = [SaveContext(tx.conn, tx.model, obj, self.actor, "create", r, None, errors,
+                                    "" if single else f"/{i}") for i, r in enumerate(records)]
+            hooks.run(HookPoint.BEFORE_SAVE, contexts)
+            self._validate(tx, obj, contexts, errors)
+            self._generate(tx, obj, records)
+            _insert(tx.conn, obj, records)
+            self._after_write(tx, contexts)
+            return [serializer(obj)(r) for r in records]
+
+    def _update(self, object_name: str, items: list[tuple[str, Mapping[str, Any], int | None]],
+                single: bool) -> list[dict[str, Any]]:
+        _check_batch(items)
+        hooks = self.runtime.hooks
+        with self.runtime.transaction(self._tx) as tx:
+            obj = tx.model.object(object_name)
+            priors = self._load(tx, obj, [i for i, _, _ in items])
+            errors = ProblemCollector()
+            contexts: list[SaveContext] = []
+            for index, (record_id, values, expected) in enumerate(items):
+                prior = priors[record_id]
+                _check_version(obj, prior, expected)
+                at = "" if single else f"/{index}"
+                given = checks.coerce_input(obj, values, errors, at)
+                contexts.append(SaveContext(tx.conn, tx.model, obj, self.actor, "update", {**prior, **given},
+                                            prior, errors, at))
+            hooks.run(HookPoint.BEFORE_SAVE, contexts)
+            self._validate(tx, obj, contexts, errors)
+            now = utcnow()
+            changed_contexts = []
+            for ctx in contexts:
+                changes = {k: v for k, v in ctx.record.items() if ctx.prior is not None and ctx.prior.get(k) != v}
+                if not changes:
+                    continue
+                assert ctx.prior is not None
+                ctx.record.update(updated_at=now, updated_by=self.actor.id, version=ctx.prior["version"] + 1)
+                _write_update(tx.conn, obj, ctx.prior, {**changes, "updated_at": now, "updated_by": self.actor.id})
+                write_history(tx.conn, obj, ctx.prior, ctx.record, self.actor, now)
+                changed_contexts.append(ctx)
+            self._after_write(tx, changed_contexts)
+            return [serializer(obj)(ctx.record) for ctx in contexts]
+
+    def _load(self, tx: Any, obj: CompiledObject, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Step 1: the prior rows, locked on PostgreSQL until commit."""
+        query = sa.select(obj.table).where(obj.table.c.id.in_(ids))
+        if "is_deleted" in obj.table.c:
+            query = query.where(obj.table.c.is_deleted == sa.false())
+        if tx.conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        rows = {row["id"]: dict(row) for row in tx.conn.execute(query).mappings()}
+        for record_id in ids:
+            if record_id not in rows:
+                raise _not_found(obj, record_id)
+        return rows
+
+    def _generate(self, tx: Any, obj: CompiledObject, records: list[dict[str, Any]]) -> None:
+        """Values of value-generating fields (autonumbers), one allocation per batch.
+
+        Allocated after validation, just before the insert, so that rejected records use up
+        no numbers (PostgreSQL sequences are not rolled back).
+        """
+        if not obj.generated or not records:
+            return
+        sequences = Sequences(tx.conn, tx.schema)
+        for compiled in obj.generated:
+            numbers = sequences.next_values(sequence_key(obj.name, compiled.name), len(records))
+            for record, value in zip(records, compiled.type.generate(compiled.defn, numbers)):
+                record[compiled.name] = value
+
+    def _validate(self, tx: Any, obj: CompiledObject, contexts: list[SaveContext], errors: ProblemCollector) -> None:
+        """Step 5: system validation, then validation hooks; all errors raised together."""
+        changed: list[tuple[str, dict[str, Any], str | None]] = []
+        for ctx in contexts:
+            checks.check_required(obj, ctx.record, errors, ctx.pointer)
+            prior = ctx.prior or {}
+            values = {k: v for k, v in ctx.record.items() if ctx.prior is None or prior.get(k) != v}
+            changed.append((ctx.pointer, values, prior.get("id")))
+        checks.check_unique(tx.conn, obj, changed, errors)
+        checks.check_references(tx.conn, tx.model, obj, ((at, values) for at, values, _ in changed), errors)
+        self.runtime.hooks.run(HookPoint.VALIDATE, contexts)
+        what = "record" if len(contexts) == 1 else f"{len(contexts)} records"
+        errors.raise_if_any(ValidationFailed, f"the {obj.name} {what} could not be saved",
+                            "records.validation_failed")
+
+    def _after_write(self, tx: Any, contexts: list[SaveContext]) -> None:
+        hooks = self.runtime.hooks
+        hooks.run(HookPoint.AFTER_SAVE, contexts)
+        hooks.run(HookPoint.WORKFLOW, contexts)
+        if hooks.has(HookPoint.AFTER_COMMIT):
+            tx.after_commit.append(lambda: hooks.run(HookPoint.AFTER_COMMIT, contexts))
+
+
+def _insert(conn: Any, obj: CompiledObject, records: list[dict[str, Any]]) -> None:
+    columns = [c.name for c in obj.table.columns]
+    rows = [{name: record.get(name) for name in columns} for record in records]
+    try:
+        for start in range(0, len(rows), 1000):
+            conn.execute(obj.table.insert(), rows[start:start + 1000])
+    except IntegrityError as error:
+        raise _integrity(obj, error) from None
+
+
+def _write_update(conn: Any, obj: CompiledObject, prior: dict[str, Any], values: dict[str, Any]) -> None:
+    table = obj.table
+    statement = (table.update()
+                 .where(table.c.id == prior["id"], table.c.version == prior["version"])
+                 .values(**values, version=prior["version"] + 1))
+    try:
+        result = conn.execute(statement)
+    except IntegrityError as error:
+        raise _integrity(obj, error) from None
+    if result.rowcount != 1:
+        raise StaleVersion(f"record {prior['id']} of object '{obj.name}' was changed by someone else meanwhile; "
+                           "reload it and apply your change again", details={"id": prior["id"]})
+
+
+def _check_version(obj: CompiledObject, prior: dict[str, Any], expected: Any) -> None:
+    if expected is None:
+        return
+    if isinstance(expected, bool) or not isinstance(expected, int):
+        raise InvalidRequest(f"version must be a whole number, got {expected!r}", code="records.bad_version")
+    if expected != prior["version"]:
+        raise StaleVersion(
+            f"record {prior['id']} of object '{obj.name}' is at version {prior['version']}, not {expected}: "
+            "someone changed it since you read it; reload it and apply your change again",
+            details={"id": prior["id"], "current_version": prior["version"]})
+
+
+def _check_batch(items: Sequence[Any]) -> None:
+    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+        raise InvalidRequest("a batch must be a list of records", code="records.bad_batch")
+    if len(items) > MAX_BATCH:
+        raise InvalidRequest(f"a batch holds at most {MAX_BATCH} records, got {len(items)}",
+                             code="records.batch_too_large")
+
+
+def _not_found(obj: CompiledObject, record_id: str) -> NotFound:
+    return NotFound(f"object '{obj.name}' has no record with id {record_id!r}", code="records.not_found")
+
+
+def _integrity(obj: CompiledObject, error: IntegrityError) -> ValidationFailed:
+    # a concurrent writer took a unique value between our check and our write
+    return ValidationFailed(f"the {obj.name} record could not be saved: a unique value is already taken "
+                            f"({error.orig})", code="records.duplicate_value")
+
+
+def ids_of(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [r["id"] for r in records]

@@ -1,0 +1,74 @@
+"""Number sequences for value-generating fields (autonumbers).
+
+PostgreSQL: one real ``SEQUENCE`` per field, so concurrent inserts never queue on a
+counter row (numbers may have gaps after a rollback, as in Salesforce). SQLite has a single
+writer anyway, so a row per sequence in ``_sequences`` is as fast and keeps numbers in
+the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from rapport.platform.tables import sequences
+
+
+def sequence_key(object_name: str, field_name: str) -> str:
+    return f"{object_name}.{field_name}"
+
+
+def _pg_name(key: str) -> str:
+    plain = "_seq_" + key.replace(".", "__")
+    if len(plain) <= 63:
+        return plain
+    return "_seq_" + hashlib.sha1(key.encode()).hexdigest()[:40]
+
+
+class Sequences:
+    def __init__(self, conn: Connection, schema: str | None) -> None:
+        self.conn = conn
+        self.schema = schema
+        self.native = conn.dialect.name == "postgresql"
+
+    def _sequence(self, key: str) -> sa.Sequence:
+        return sa.Sequence(_pg_name(key), schema=self.schema)
+
+    def ensure(self, key: str, start: int) -> None:
+        if self.native:
+            self.conn.execute(sa.schema.CreateSequence(
+                sa.Sequence(_pg_name(key), start=start, minvalue=0, schema=self.schema), if_not_exists=True))
+            return
+        exists = self.conn.execute(sa.select(sequences.c.name).where(sequences.c.name == key)).first()
+        if not exists:
+            self.conn.execute(sequences.insert().values(name=key, value=start - 1))
+
+    def rename(self, old_key: str, new_key: str) -> None:
+        if self.native:
+            qualified = f'"{self.schema}".' if self.schema else ""
+            self.conn.exec_driver_sql(
+                f'ALTER SEQUENCE IF EXISTS {qualified}"{_pg_name(old_key)}" RENAME TO "{_pg_name(new_key)}"')
+            return
+        self.conn.execute(sequences.update().where(sequences.c.name == old_key).values(name=new_key))
+
+    def drop(self, key: str) -> None:
+        if self.native:
+            self.conn.execute(sa.schema.DropSequence(self._sequence(key), if_exists=True))
+            return
+        self.conn.execute(sequences.delete().where(sequences.c.name == key))
+
+    def next_values(self, key: str, count: int) -> list[int]:
+        if count <= 0:
+            return []
+        if self.native:
+            nextval = sa.func.nextval(sa.literal(f'"{self.schema}"."{_pg_name(key)}"' if self.schema
+                                                 else _pg_name(key)))
+            series = sa.func.generate_series(1, count).table_valued("n")
+            return list(self.conn.execute(sa.select(nextval).select_from(series)).scalars())
+        last = self.conn.execute(
+            sequences.update().where(sequences.c.name == key)
+            .values(value=sequences.c.value + count).returning(sequences.c.value)
+        ).scalar_one()
+        return list(range(last - count + 1, last + 1))

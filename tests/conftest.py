@@ -1,0 +1,96 @@
+"""Shared fixtures: every database test runs on SQLite and, when configured, on PostgreSQL.
+
+``RAPPORT_TEST_DATABASE_URL`` points at a PostgreSQL server (a fresh database is created
+for the test session and dropped after); ``RAPPORT_TEST_REDIS_URL`` at a Redis server.
+Locally a missing service skips its tests; in CI (``CI=true``) it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from rapport.platform.app import Rapport
+from rapport.platform.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TEST_ENV = Settings.from_env().extra
+
+
+def service_url(name: str) -> str | None:
+    """The URL of a test service, or skip (locally) / fail (in CI) when it is not configured."""
+    url = TEST_ENV.get(name)
+    if url:
+        return url
+    message = f"{name} is not set"
+    if IN_CI:
+        pytest.fail(f"{message}: CI must run every test against the real service")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    base = service_url("RAPPORT_TEST_DATABASE_URL")
+    assert base is not None
+    url = sa.make_url(Settings(database_url=base).effective_database_url.replace("postgres://", "postgresql+psycopg://"))
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    name = f"rapport_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {url.render_as_string(hide_password=True)} is unreachable: {error}")
+        pytest.skip(f"PostgreSQL is unreachable: {error}")
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Rapport]:
+    rapport = Rapport(settings)
+    yield rapport
+    rapport.close()
+
+
+@pytest.fixture
+def org_factory(app: Rapport) -> Iterator[Callable[..., Any]]:
+    created: list[str] = []
+
+    def make(name: str | None = None) -> Any:
+        org_name = name or f"t{uuid.uuid4().hex[:12]}"
+        app.create_org(org_name)
+        created.append(org_name)
+        return app.org(org_name)
+
+    yield make
+    for name in created:
+        try:
+            app.db.drop_org_storage(name)
+        except Exception:  # already deleted by the test
+            pass
+
+
+@pytest.fixture
+def org(org_factory: Callable[..., Any]) -> Any:
+    return org_factory()
