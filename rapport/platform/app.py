@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Any
+
 from rapport.platform.db import Database
+from rapport.platform.jobs import METADATA, EmbeddedWorker, JobContext, JobRegistry, JobService
 from rapport.platform.orgs import Org, OrgService
 from rapport.platform.settings import Settings
 from rapport.runtime.compiled import ModelCache
@@ -26,6 +29,28 @@ class Rapport:
         self.hooks = Hooks()
         self._known: set[str] = set()
         self.orgs.setup()
+        self.job_kinds = JobRegistry()
+        self.job_kinds.register("metadata.apply", self._apply_metadata_job, queue=METADATA)
+        self.jobs = JobService(self.db, self.settings, self.job_kinds)
+        self._worker: EmbeddedWorker | None = None
+
+    def start_embedded_worker(self) -> None:
+        """Run jobs in a thread of this process (embedded mode: no Redis configured)."""
+        if self._worker is None and self.settings.redis_url is None:
+            self._worker = EmbeddedWorker(self.jobs)
+            self._worker.start()
+
+    def _apply_metadata_job(self, ctx: JobContext, *, bundle: dict[str, Any], author: str, message: str = "",
+                            confirm_data_loss: bool = False) -> dict[str, Any]:
+        """Apply a bundle as a background job, reporting progress (idempotent: a second run of
+        the same bundle finds nothing to change)."""
+        if ctx.org is None:
+            raise ValueError("metadata.apply needs an org")
+        applied = self.org(ctx.org).metadata.apply(
+            bundle, author=author, message=message, confirm_data_loss=confirm_data_loss,
+            progress=lambda text, done, total: ctx.progress(done, total, text))
+        return {"revision": applied.revision.number if applied.revision else None,
+                "steps": applied.plan.step_dicts()}
 
     def org(self, name: str) -> OrgRuntime:
         """The runtime of org ``name``; ``orgs.not_found`` if there is none."""
@@ -45,4 +70,7 @@ class Rapport:
         return self.orgs.delete(name, export_dir)
 
     def close(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
         self.db.dispose()

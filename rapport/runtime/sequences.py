@@ -47,9 +47,12 @@ class Sequences:
 
     def rename(self, old_key: str, new_key: str) -> None:
         if self.native:
-            qualified = f'"{self.schema}".' if self.schema else ""
-            self.conn.exec_driver_sql(
-                f'ALTER SEQUENCE IF EXISTS {qualified}"{_pg_name(old_key)}" RENAME TO "{_pg_name(new_key)}"')
+            # SQLAlchemy has no construct for renaming a sequence; both names are quoted by
+            # the dialect's identifier preparer, never pasted in raw.
+            preparer = self.conn.dialect.identifier_preparer
+            old = preparer.format_sequence(self._sequence(old_key))
+            new = preparer.quote(_pg_name(new_key))
+            self.conn.exec_driver_sql(f"ALTER SEQUENCE IF EXISTS {old} RENAME TO {new}")
             return
         self.conn.execute(sequences.update().where(sequences.c.name == old_key).values(name=new_key))
 
@@ -63,8 +66,7 @@ class Sequences:
         if count <= 0:
             return []
         if self.native:
-            nextval = sa.func.nextval(sa.literal(f'"{self.schema}"."{_pg_name(key)}"' if self.schema
-                                                 else _pg_name(key)))
+            nextval = self._sequence(key).next_value()
             series = sa.func.generate_series(1, count).table_valued("n")
             return list(self.conn.execute(sa.select(nextval).select_from(series)).scalars())
         last = self.conn.execute(

@@ -267,3 +267,20 @@ def test_another_process_sees_a_new_revision(org: Any, settings: Any) -> None:
         assert other_org.records().create("thing", {"y": "seen"})["y"] == "seen"
     finally:
         other.close()
+
+
+def test_autonumbers_survive_renames_and_number_existing_records(org: Any) -> None:
+    bundle = minimal(make_object("ticket", text("title")))
+    org.metadata.apply(bundle, author="t")
+    org.records().create_many("ticket", [{"title": "old 1"}, {"title": "old 2"}])
+    number = {"name": "number", "label": "Number", "type": "autonumber", "format": "T-{000}", "start": 10}
+    bundle = minimal(make_object("ticket", text("title"), number))
+    org.metadata.apply(bundle, author="t")
+    from rapport.runtime.query import QuerySpec
+
+    numbers = [r["number"] for r in org.query(QuerySpec("ticket", sort=("created_at", "id"))).records]
+    assert numbers == ["T-010", "T-011"]  # existing records numbered oldest first
+    renamed = minimal(make_object("case", text("title"), {**number, "name": "case_number", "renamed_from": "number"},
+                                  renamed_from="ticket"))
+    org.metadata.apply(renamed, author="t")
+    assert org.records().create("case", {"title": "new"})["case_number"] == "T-012"
