@@ -7,7 +7,8 @@ nothing here branches on a type's name. Every problem points at the offending ke
 
 from __future__ import annotations
 
-from typing import Callable, Generator, Hashable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import TypeVar
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Mapping, Sequence
 
 from rapport.metadata.field_spec import FieldTypeSpec
 from rapport.metadata.model import (

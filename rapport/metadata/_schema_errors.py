@@ -10,7 +10,8 @@ field's ``type`` is itself wrong, or because another option of the same type fai
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
 
 from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry

@@ -8,7 +8,8 @@ ours. Each type's JSON Schema fragment for its options is ``$defs/<type>`` in
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
 
 from rapport.platform.errors import Problem
 from rapport.metadata.model import Bundle, FieldDef, ObjectDef

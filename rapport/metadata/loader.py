@@ -13,7 +13,8 @@ import copy
 import json
 from functools import cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource

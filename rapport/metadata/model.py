@@ -8,9 +8,10 @@ just typed slots. Nothing past the loader handles raw dicts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 RESERVED_FIELD_NAMES = frozenset(
     {"id", "owner", "created_at", "created_by", "updated_at", "updated_by", "version", "is_deleted"}

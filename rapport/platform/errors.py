@@ -20,7 +20,8 @@ never HTTP exceptions; one handler (API, CLI) turns them into problem+json or te
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 
 @dataclass(frozen=True)

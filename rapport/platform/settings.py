@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from rapport.platform.errors import SettingsError
 
@@ -42,6 +42,10 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        unknown = sorted(k for k in env if k.startswith("RAPPORT_") and k not in KNOWN
+                         and not k.startswith("RAPPORT_TEST_"))
+        if unknown:
+            raise SettingsError(f"unknown setting {', '.join(unknown)}; known settings are {', '.join(sorted(KNOWN))}")
         defaults = cls()
         return cls(
             data_dir=Path(env.get("RAPPORT_DATA_DIR", str(defaults.data_dir))),
@@ -57,6 +61,13 @@ class Settings:
             ),
             extra={k: v for k, v in env.items() if k.startswith("RAPPORT_TEST_")},
         )
+
+
+KNOWN = frozenset({
+    "RAPPORT_DATA_DIR", "RAPPORT_DATABASE_URL", "RAPPORT_REDIS_URL", "RAPPORT_RETENTION_DAYS",
+    "RAPPORT_PAGE_SIZE_DEFAULT", "RAPPORT_PAGE_SIZE_MAX", "RAPPORT_BULK_BATCH_SIZE", "RAPPORT_JOB_MAX_RETRIES",
+    "RAPPORT_BACKGROUND_THRESHOLD_ROWS",
+})
 
 
 def _url(env: Mapping[str, str], name: str) -> str | None:

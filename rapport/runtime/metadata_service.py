@@ -15,7 +15,7 @@ from rapport.platform.sqltypes import utcnow
 from rapport.platform.tables import trash
 from rapport.runtime.fields import FIELD_TYPES
 from rapport.runtime.loading import load
-from rapport.runtime.schema_sync.aside import aside_values_table, copy_table
+from rapport.runtime.schema_sync.aside import aside_values_table
 from rapport.runtime.schema_sync.planner import Plan
 from rapport.runtime.schema_sync.runner import Applied, apply_bundle, current_bundle, preview
 from rapport.runtime.schema_sync.steps import Progress
@@ -113,7 +113,8 @@ class MetadataService:
             if trash_id is not None:
                 entry = _trash_entry(conn, trash_id)
                 if entry["expires_at"] > now and not force:
-                    raise Conflict(f"moved-aside data #{trash_id} is kept until {entry['expires_at']:%Y-%m-%d %H:%M} UTC; "
+                    until = f"{entry['expires_at']:%Y-%m-%d %H:%M} UTC"
+                    raise Conflict(f"moved-aside data #{trash_id} is kept until {until}; "
                                    "purge it earlier only with force", code="schema.retention_not_over")
                 query = query.where(trash.c.id == trash_id)
             else:

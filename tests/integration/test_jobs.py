@@ -14,7 +14,8 @@ import time
 import uuid
 import zlib
 from collections import Counter
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import fakeredis
 import pytest

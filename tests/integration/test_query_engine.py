@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import string
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -56,7 +57,7 @@ BUNDLE = Bundle(objects=(
     )),
 ))
 MODEL = compile_org("acme", 1, BUNDLE)
-BASE = datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
 
 def _system(prefix: str, i: int, minutes: int, owner: str = "u1", version: int = 1) -> dict[str, Any]:

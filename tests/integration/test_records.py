@@ -104,7 +104,8 @@ def test_unique_fields_within_a_batch_and_against_stored_records(sales: Any) -> 
             {"last_name": "B", "email": "new@example.com"},
             {"last_name": "C", "email": "new@example.com"},
         ])
-    assert sorted(codes(caught.value)) == [("/0/email", "records.duplicate_value"), ("/2/email", "records.duplicate_value")]
+    assert sorted(codes(caught.value)) == [("/0/email", "records.duplicate_value"),
+                                           ("/2/email", "records.duplicate_value")]
     assert count(sales, "contact") == 1
 
 

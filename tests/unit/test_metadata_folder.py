@@ -6,7 +6,8 @@ import copy
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 import pytest
 

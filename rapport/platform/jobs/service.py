@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import redis
 from rq import Queue, Retry

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import redis
 from rq import Queue, SimpleWorker, Worker

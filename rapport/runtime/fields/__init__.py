@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from rapport.runtime.fields.base import Converted, FieldType, FieldValueError
 from rapport.runtime.fields.choice import BooleanType, MultipicklistType, PicklistType

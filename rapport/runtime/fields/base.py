@@ -10,7 +10,8 @@ class asks the type; it never branches on the type's name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable, Mapping
+from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping
 
 import sqlalchemy as sa
 

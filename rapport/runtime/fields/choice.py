@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 
@@ -98,7 +99,8 @@ class PicklistType(FieldType):
         if value is None or value == "":
             return None
         if not isinstance(value, str):
-            raise FieldValueError("records.wrong_type", f"expected one of {_allowed(field)}, got {describe_value(value)}")
+            raise FieldValueError("records.wrong_type",
+                                  f"expected one of {_allowed(field)}, got {describe_value(value)}")
         if field.restricted and value not in {v.value for v in field.values if v.active}:
             raise FieldValueError("records.not_in_picklist", f"{value!r} is not one of {_allowed(field)}")
         if len(value) > 255:

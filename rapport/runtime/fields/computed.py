@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 
@@ -46,7 +47,8 @@ class RollupType(FieldType):
         child = bundle.object(field.child_object or "")
         if child is None:
             yield Problem(at + "/child_object", "metadata.unknown_object",
-                          f"roll-up '{field.name}' summarises object {field.child_object!r}, which is not in the bundle")
+                          f"roll-up '{field.name}' summarises object {field.child_object!r}, "
+                          "which is not in the bundle")
             return
         relation = child.field(field.relationship_field or "")
         if relation is None or relation.target != obj.name:

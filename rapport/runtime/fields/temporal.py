@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,7 +57,7 @@ class DateTimeType(FieldType):
         if isinstance(value, datetime):
             parsed = value
         elif isinstance(value, date):
-            parsed = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+            parsed = datetime(value.year, value.month, value.day, tzinfo=UTC)
         elif isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -69,13 +69,13 @@ class DateTimeType(FieldType):
         else:
             raise FieldValueError("records.wrong_type", f"expected a date-time, got {describe_value(value)}")
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.astimezone(timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
 
     def to_json(self, value: Any, field: FieldDef) -> Any:
         if value is None:
             return None
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class TimeType(FieldType):
@@ -96,7 +96,8 @@ class TimeType(FieldType):
                 return time.fromisoformat(value.strip())
             except ValueError:
                 pass
-        raise FieldValueError("records.wrong_type", f"expected a time like 14:30 or 14:30:00, got {describe_value(value)}")
+        raise FieldValueError("records.wrong_type",
+                              f"expected a time like 14:30 or 14:30:00, got {describe_value(value)}")
 
     def to_json(self, value: Any, field: FieldDef) -> Any:
         return None if value is None else value.isoformat()

@@ -39,13 +39,15 @@ class TextType(FieldType):
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise FieldValueError("records.wrong_type", f"expected text, got {type(value).__name__} {describe_value(value)}")
+            raise FieldValueError("records.wrong_type",
+                                  f"expected text, got {type(value).__name__} {describe_value(value)}")
         text = str(value)
         if text == "":
             return None
         limit = self.max_length(field)
         if len(text) > limit:
-            raise FieldValueError("records.too_long", f"text is {len(text)} characters long; at most {limit} are allowed")
+            raise FieldValueError("records.too_long",
+                                  f"text is {len(text)} characters long; at most {limit} are allowed")
         return self.check_format(text)
 
     def check_format(self, text: str) -> str:

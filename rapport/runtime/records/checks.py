@@ -7,7 +7,8 @@ in a batch), and all problems of all records come back together.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -49,7 +50,8 @@ def coerce_input(obj: CompiledObject, values: Mapping[str, Any], errors: Problem
             continue
         if not compiled.type.writable:
             errors.add(f"{at}/{name}", "records.read_only",
-                       f"field '{name}' on object '{obj.name}' is computed ({compiled.defn.type}) and cannot be written")
+                       f"field '{name}' on object '{obj.name}' is computed ({compiled.defn.type}) "
+                       "and cannot be written")
             continue
         try:
             out[name] = compiled.type.coerce(value, compiled.defn)
@@ -81,7 +83,8 @@ def check_unique(conn: Connection, obj: CompiledObject, records: list[tuple[str,
             value = values[name]
             if value in seen:
                 errors.add(f"{at}/{name}", "records.duplicate_value",
-                           f"field '{name}' on object '{obj.name}' must be unique: {value!r} is also given at {seen[value] or '/'}")
+                           f"field '{name}' on object '{obj.name}' must be unique: {value!r} is also given "
+                           f"at {seen[value] or '/'}")
                 continue
             seen[value] = at
             wanted[value].append((at, own_id))
@@ -93,7 +96,8 @@ def check_unique(conn: Connection, obj: CompiledObject, records: list[tuple[str,
             for at, own_id in wanted.get(value, ()):
                 if own_id != other_id:
                     errors.add(f"{at}/{name}", "records.duplicate_value",
-                               f"field '{name}' on object '{obj.name}' must be unique: record {other_id} already has {value!r}")
+                               f"field '{name}' on object '{obj.name}' must be unique: record {other_id} "
+                               f"already has {value!r}")
 
 
 def check_references(conn: Connection, model: CompiledOrg, obj: CompiledObject,
@@ -122,4 +126,5 @@ def check_references(conn: Connection, model: CompiledOrg, obj: CompiledObject,
             if value not in found:
                 for at in places:
                     errors.add(f"{at}/{name}", "records.lookup_not_found",
-                               f"field '{name}' on object '{obj.name}': no '{compiled.defn.target}' record has id {value!r}")
+                               f"field '{name}' on object '{obj.name}': no '{compiled.defn.target}' record "
+                               f"has id {value!r}")

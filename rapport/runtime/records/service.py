@@ -10,7 +10,8 @@ transaction: a failed write leaves no trace.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -86,7 +87,6 @@ class RecordService:
     # -- pipeline --------------------------------------------------------------------
     def _create(self, object_name: str, inputs: Sequence[Mapping[str, Any]], single: bool) -> list[dict[str, Any]]:
         _check_batch(inputs)
-        hooks = self.runtime.hooks
         with self.runtime.transaction(self._tx) as tx:
             obj = tx.model.object(object_name)
             errors = ProblemCollector()
@@ -106,17 +106,16 @@ class RecordService:
                 records.append(record)
             contexts = [SaveContext(tx.conn, tx.model, obj, self.actor, "create", r, None, errors,
                                     "" if single else f"/{i}") for i, r in enumerate(records)]
-            hooks.run(HookPoint.BEFORE_SAVE, contexts)
+            self._before_save(contexts, errors)
             self._validate(tx, obj, contexts, errors)
             self._generate(tx, obj, records)
-            _insert(tx.conn, obj, records)
+            _insert(tx.conn, obj, records, self.runtime.settings.bulk_batch_size)
             self._after_write(tx, contexts)
             return [serializer(obj)(r) for r in records]
 
     def _update(self, object_name: str, items: list[tuple[str, Mapping[str, Any], int | None]],
                 single: bool) -> list[dict[str, Any]]:
         _check_batch(items)
-        hooks = self.runtime.hooks
         with self.runtime.transaction(self._tx) as tx:
             obj = tx.model.object(object_name)
             priors = self._load(tx, obj, [i for i, _, _ in items])
@@ -129,7 +128,7 @@ class RecordService:
                 given = checks.coerce_input(obj, values, errors, at)
                 contexts.append(SaveContext(tx.conn, tx.model, obj, self.actor, "update", {**prior, **given},
                                             prior, errors, at))
-            hooks.run(HookPoint.BEFORE_SAVE, contexts)
+            self._before_save(contexts, errors)
             self._validate(tx, obj, contexts, errors)
             now = utcnow()
             changed_contexts = []
@@ -172,8 +171,19 @@ class RecordService:
             for record, value in zip(records, compiled.type.generate(compiled.defn, numbers)):
                 record[compiled.name] = value
 
+    def _before_save(self, contexts: list[SaveContext], errors: ProblemCollector) -> None:
+        """Step 4: before-save hooks, only on records whose input was well-typed."""
+        if not errors:
+            self.runtime.hooks.run(HookPoint.BEFORE_SAVE, contexts)
+
     def _validate(self, tx: Any, obj: CompiledObject, contexts: list[SaveContext], errors: ProblemCollector) -> None:
-        """Step 5: system validation, then validation hooks; all errors raised together."""
+        """Step 5: system validation, then validation hooks; all errors raised together.
+
+        Validation hooks (rules, scripts) run only when the input was well-typed, so they
+        never see a half-coerced record; system validation always runs, so every system
+        error comes back at once.
+        """
+        typed = not errors
         changed: list[tuple[str, dict[str, Any], str | None]] = []
         for ctx in contexts:
             checks.check_required(obj, ctx.record, errors, ctx.pointer)
@@ -182,7 +192,8 @@ class RecordService:
             changed.append((ctx.pointer, values, prior.get("id")))
         checks.check_unique(tx.conn, obj, changed, errors)
         checks.check_references(tx.conn, tx.model, obj, ((at, values) for at, values, _ in changed), errors)
-        self.runtime.hooks.run(HookPoint.VALIDATE, contexts)
+        if typed:
+            self.runtime.hooks.run(HookPoint.VALIDATE, contexts)
         what = "record" if len(contexts) == 1 else f"{len(contexts)} records"
         errors.raise_if_any(ValidationFailed, f"the {obj.name} {what} could not be saved",
                             "records.validation_failed")
@@ -195,12 +206,12 @@ class RecordService:
             tx.after_commit.append(lambda: hooks.run(HookPoint.AFTER_COMMIT, contexts))
 
 
-def _insert(conn: Any, obj: CompiledObject, records: list[dict[str, Any]]) -> None:
+def _insert(conn: Any, obj: CompiledObject, records: list[dict[str, Any]], batch_size: int) -> None:
     columns = [c.name for c in obj.table.columns]
     rows = [{name: record.get(name) for name in columns} for record in records]
     try:
-        for start in range(0, len(rows), 1000):
-            conn.execute(obj.table.insert(), rows[start:start + 1000])
+        for start in range(0, len(rows), batch_size):
+            conn.execute(obj.table.insert(), rows[start:start + batch_size])
     except IntegrityError as error:
         raise _integrity(obj, error) from None
 

@@ -149,7 +149,8 @@ class AlterColumn(Step):
         if ctx.conn.dialect.name == "postgresql":
             # on a change of type every value is rewritten from Python right after (a SQL cast
             # could fail on text → number); otherwise the column casts to its new size
-            cast = sa.cast(sa.null(), new_column_type) if rewrite else sa.cast(sa.column(self.old.name), new_column_type)
+            source = sa.null() if rewrite else sa.column(self.old.name)
+            cast = sa.cast(source, new_column_type)
             kwargs["postgresql_using"] = str(cast.compile(dialect=ctx.conn.dialect))
         with ctx.batch(self.object) as batch:
             batch.alter_column(self.old.name, **kwargs)
