@@ -120,6 +120,9 @@ def edited_with(bundle: dict[str, Any], edit: Any) -> dict[str, Any]:
 def test_widening_is_safe_and_narrowing_needs_confirmation_then_restores(people: Any) -> None:
     change(people, lambda b: field(b, "person", "code").update(max_length=100))
     assert people.records().create("person", {"name": "Dee", "code": "D" * 90})["code"] == "D" * 90
+    # narrowing where every value still fits loses nothing: no confirmation needed
+    fits = change(people, lambda b: field(b, "person", "code").update(max_length=90))
+    assert [s["safety"] for s in fits.plan.step_dicts()] == ["safe"]
     with pytest.raises(ConfirmationRequired) as caught:
         change(people, lambda b: field(b, "person", "code").update(max_length=3))
     assert caught.value.code == "schema.confirmation_required"
@@ -284,3 +287,31 @@ def test_autonumbers_survive_renames_and_number_existing_records(org: Any) -> No
                                   renamed_from="ticket"))
     org.metadata.apply(renamed, author="t")
     assert org.records().create("case", {"title": "new"})["case_number"] == "T-012"
+
+
+def test_lookup_target_and_master_detail_changes_check_the_data(org: Any) -> None:
+    parent = make_object("parent", text("name"))
+    other = make_object("other", text("name"))
+    child = make_object("child", text("name"), {"name": "parent", "label": "Parent", "type": "lookup",
+                                               "target": "parent"})
+    org.metadata.apply(minimal(parent, other, child), author="t")
+    records = org.records()
+    mom = records.create("parent", {"name": "mom"})
+    records.create_many("child", [{"name": "a", "parent": mom["id"]}, {"name": "orphan"}])
+    retarget = edited(minimal(parent, other, child))
+    field(retarget, "child", "parent")["target"] = "other"
+    with pytest.raises(ConversionRefused) as caught:
+        org.metadata.apply(retarget, author="t")
+    assert caught.value.problems[0].code == "schema.not_convertible"
+    master = edited(minimal(parent, other, child))
+    field(master, "child", "parent").update(type="master_detail")
+    with pytest.raises(ConversionRefused) as caught:
+        org.metadata.apply(master, author="t")
+    assert caught.value.problems[0].code == "schema.blank_values_exist"
+    from rapport.runtime.query import QuerySpec
+
+    orphan = org.query(QuerySpec("child", filter={"field": "name", "op": "eq", "value": "orphan"})).records[0]
+    records.update("child", orphan["id"], {"parent": mom["id"]})
+    org.metadata.apply(master, author="t")
+    records.delete("parent", mom["id"])
+    assert org.query(QuerySpec("child", count=True)).total == 0  # master-detail now cascades

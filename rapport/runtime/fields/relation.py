@@ -9,7 +9,9 @@ import sqlalchemy as sa
 
 from rapport.metadata.model import Bundle, FieldDef, ObjectDef, OnDelete
 from rapport.platform.errors import Problem
-from rapport.runtime.fields.base import EQUALITY_OPERATORS, FieldType, FieldValueError, describe_value
+from rapport.runtime.fields.base import (
+    EQUALITY_OPERATORS, Converted, FieldType, FieldValueError, describe_value,
+)
 
 ID_LENGTH = 36
 
@@ -19,6 +21,7 @@ class LookupType(FieldType):
     widget = "lookup"
     defaults = {"on_delete": OnDelete.SET_NULL}
     operators = dict(EQUALITY_OPERATORS)
+    converts_from = frozenset({"lookup", "master_detail"})
 
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
         return sa.String(ID_LENGTH)
@@ -56,6 +59,15 @@ class LookupType(FieldType):
             raise FieldValueError("records.wrong_type",
                                   f"expected the id of a '{field.target}' record, got {describe_value(value)}")
         return value
+
+    def needs_data_check(self, old: FieldDef, new: FieldDef) -> bool:
+        return old.target != new.target
+
+    def convert(self, value: Any, old: FieldDef, new: FieldDef, old_type: FieldType) -> Converted:
+        if old.target != new.target:
+            raise FieldValueError("schema.not_convertible",
+                                  f"it points at a '{old.target}' record, not a '{new.target}' record")
+        return Converted(self.coerce(value, new))
 
 
 class MasterDetailType(LookupType):

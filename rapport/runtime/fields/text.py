@@ -78,6 +78,7 @@ class _FormattedText(TextType):
     pattern: ClassVar[re.Pattern[str]]
     what: ClassVar[str]
     defaults = {}
+    converts_from = TEXT_LIKE
 
     def check_format(self, text: str) -> str:
         text = text.strip()

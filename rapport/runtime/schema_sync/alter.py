@@ -61,7 +61,7 @@ class AlterColumn(Step):
 
     @property
     def becomes_required(self) -> bool:
-        return self.new.required and not self.old.required
+        return self.new_type.is_required(self.new) and not self.old_type.is_required(self.old)
 
     def describe(self) -> str:
         parts = []
@@ -82,12 +82,14 @@ class AlterColumn(Step):
         return Safety.CONVERTING if self.type_changes else Safety.SAFE
 
     def effective_safety(self, inspection: Inspection) -> Safety:
+        """Narrowing loses data only where values no longer fit; with none, nothing is lost."""
         if inspection.lossy_rows:
             return Safety.DATA_LOSING
-        return self.safety
+        return Safety.CONVERTING if self.type_changes else Safety.SAFE
 
     def _scan_rows(self, ctx: StepContext) -> _Scan:
         scan = _Scan()
+        ctx.lock_table(self.object)  # no writer may slip a value in between scan and change
         live = ctx.table(self.object)
         column = live.c[self.old.name]
         if self.needs_scan:

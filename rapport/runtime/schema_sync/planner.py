@@ -19,7 +19,7 @@ from rapport.runtime.schema_sync.steps import (
 )
 
 STORAGE_KEYS = frozenset({"type", "max_length", "precision", "scale", "values", "restricted", "min", "max",
-                          "required", "format"})
+                          "required", "format", "target"})
 INDEX_KEYS = frozenset({"unique", "indexed", "external_id"})
 
 

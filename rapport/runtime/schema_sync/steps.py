@@ -75,6 +75,13 @@ class StepContext:
             query = query.where(where(t.c[column]))
         return int(self.conn.execute(query).scalar_one())
 
+    def lock_table(self, table: str) -> None:
+        """Block other writers of ``table`` until commit (SQLite's write lock already does)."""
+        if self.conn.dialect.name == "postgresql":
+            # no SQLAlchemy construct for LOCK TABLE; the name is quoted by the dialect
+            name = self.conn.dialect.identifier_preparer.format_table(sa.table(table, schema=self.schema))
+            self.conn.exec_driver_sql(f"LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE")
+
     def live_indexes(self, table: str, column: str) -> list[str]:
         inspector = sa.inspect(self.conn)
         return [ix["name"] for ix in inspector.get_indexes(table, schema=self.schema)

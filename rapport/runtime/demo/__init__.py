@@ -1,0 +1,1 @@
+"""The demo org: a small sales bundle and deterministic sample records."""
