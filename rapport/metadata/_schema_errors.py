@@ -35,8 +35,7 @@ _RANGE = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
           "minLength", "maxLength", "minItems", "maxItems"}
 
 
-def schema_problems(validator: Draft202012Validator, registry: Registry, data: Any) -> list[Problem]:
-    errors = list(validator.iter_errors(data))
+def schema_problems(errors: list[ValidationError], registry: Registry, data: Any) -> list[Problem]:
     typed = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
     bad_discriminator = {
         tuple(e.absolute_path)[:-1] for e in errors

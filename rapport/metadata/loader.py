@@ -54,9 +54,59 @@ def _registry() -> Registry:
     )
 
 
+# Validating every field against field.json evaluates its 20 ``if type == …`` branches
+# twice (once more for ``unevaluatedProperties``): seconds for a large org. So the bundle is
+# validated with fields checked only for being objects, and each field against its own
+# type's schema, flattened mechanically from field.json (common keys + ``$defs/<type>``).
+# Fields whose type is missing or unknown still go through field.json itself.
+
 @cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(_schemas()["bundle"], registry=_registry())
+def _shallow_validator() -> Draft202012Validator:
+    shallow = {"$id": SCHEMA_BASE + "field.json", "type": "object"}
+    registry = _registry().with_resource(SCHEMA_BASE + "field.json",
+                                         Resource.from_contents(shallow, DRAFT202012))
+    return Draft202012Validator(_schemas()["bundle"], registry=registry)
+
+
+@cache
+def _field_validators() -> dict[str, Draft202012Validator]:
+    field = _schemas()["field"]
+    validators = {}
+    for type_name in field["properties"]["type"]["enum"]:
+        options = field["$defs"][type_name]
+        flat = {
+            "$id": SCHEMA_BASE + f"field.{type_name}.json",
+            "type": "object",
+            "properties": {**field["properties"], **options.get("properties", {})},
+            "required": sorted(set(field.get("required", ())) | set(options.get("required", ()))),
+            "allOf": options.get("allOf", []),
+            "unevaluatedProperties": False,
+            "$defs": field["$defs"],
+        }
+        validators[type_name] = Draft202012Validator(flat, registry=_registry())
+    return validators
+
+
+@cache
+def _full_field_validator() -> Draft202012Validator:
+    return Draft202012Validator(_schemas()["field"], registry=_registry())
+
+
+def _schema_errors_of(data: dict[str, Any]) -> list[Any]:
+    errors = list(_shallow_validator().iter_errors(data))
+    full = _full_field_validator()
+    objects = data.get("objects")
+    for i, obj in enumerate(objects if isinstance(objects, list) else ()):
+        fields = obj.get("fields") if isinstance(obj, dict) else None
+        for j, raw in enumerate(fields if isinstance(fields, list) else ()):
+            if not isinstance(raw, dict):
+                continue  # reported by the shallow pass
+            kind = raw.get("type")
+            validator = _field_validators().get(kind) if isinstance(kind, str) else None
+            for error in (validator or full).iter_errors(raw):
+                error.path.extendleft(reversed(("objects", i, "fields", j)))
+                errors.append(error)
+    return errors
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -80,7 +130,7 @@ def load_bundle(data: Any, *, field_types: Mapping[str, FieldTypeSpec]) -> Bundl
         problems.add("", "metadata.not_an_object",
                      f"a metadata bundle must be a JSON object, got {_schema_errors.json_type(data)}")
         problems.raise_if_any(ValidationFailed, _INVALID, "metadata.invalid")
-    problems.extend(_schema_errors.schema_problems(_validator(), _registry(), data))
+    problems.extend(_schema_errors.schema_problems(_schema_errors_of(data), _registry(), data))
     problems.raise_if_any(ValidationFailed, _INVALID, "metadata.invalid")
 
     bundle = _build(data, field_types, problems)

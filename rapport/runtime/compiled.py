@@ -21,6 +21,17 @@ from rapport.platform.sqltypes import UtcDateTime
 from rapport.runtime.fields import FIELD_TYPES, FieldType
 
 SYSTEM_FIELDS = ("id", "owner", "created_at", "created_by", "updated_at", "updated_by", "version")
+#: system fields typed as the field types they behave like, for queries and serialisation
+SYSTEM_FIELD_DEFS: dict[str, FieldDef] = {
+    "id": FieldDef("id", "text", "Record ID", max_length=36),
+    "owner": FieldDef("owner", "text", "Owner"),
+    "created_at": FieldDef("created_at", "datetime", "Created at"),
+    "created_by": FieldDef("created_by", "text", "Created by"),
+    "updated_at": FieldDef("updated_at", "datetime", "Updated at"),
+    "updated_by": FieldDef("updated_by", "text", "Updated by"),
+    "version": FieldDef("version", "integer", "Version"),
+    "is_deleted": FieldDef("is_deleted", "boolean", "Deleted"),
+}
 DEFAULT_SORT = ("created_at", "id")
 
 
@@ -50,6 +61,8 @@ class CompiledObject:
     with_defaults: tuple[CompiledField, ...] = ()
     #: (child object name, field) pairs that point at this object
     children: list[tuple[str, CompiledField]] = field(default_factory=list)
+    #: row → JSON record function, built on first use (records.serialize)
+    serializer: Any = None
 
     @property
     def name(self) -> str:
@@ -71,6 +84,8 @@ class CompiledOrg:
     bundle: Bundle
     metadata: sa.MetaData
     objects: dict[str, CompiledObject]
+    #: join aliases the query engine made, reused by later queries of this revision
+    aliases: dict[tuple[Any, ...], sa.FromClause] = field(default_factory=dict)
 
     def object(self, name: str) -> CompiledObject:
         compiled = self.objects.get(name)

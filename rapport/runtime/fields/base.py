@@ -116,6 +116,13 @@ class FieldType:
     def to_json(self, value: Any, field: FieldDef) -> Any:
         return value
 
+    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
+        """``to_json`` bound to ``field``, or ``None`` when stored values are already JSON."""
+        if type(self).to_json is FieldType.to_json:
+            return None
+        to_json = self.to_json
+        return lambda value: to_json(value, field)
+
     def to_text(self, value: Any, field: FieldDef) -> str | None:
         """The value as text: for display, CSV and conversion into a text field."""
         value = self.to_json(value, field)

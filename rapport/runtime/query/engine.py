@@ -26,7 +26,6 @@ from sqlalchemy.engine import Connection
 
 from rapport.platform.errors import InvalidRequest, Problem
 from rapport.runtime.compiled import SYSTEM_FIELDS, CompiledObject, CompiledOrg
-from rapport.runtime.fields import FieldType
 from rapport.runtime.query.filters import compile_filter
 from rapport.runtime.query.joins import JoinPaths, PathError, ResolvedPath
 from rapport.runtime.query.spec import QueryResult, QuerySpec, decode_cursor, encode_cursor
@@ -204,8 +203,4 @@ def _run_with_count(conn: Connection, page: sa.Select[Any], keys: Sequence[_Sort
 
 def _serialiser(resolved: ResolvedPath) -> Serialiser | None:
     """The column's value-to-JSON function; ``None`` when the type passes values through."""
-    field_type, defn = resolved.field.type, resolved.field.defn
-    if type(field_type).to_json is FieldType.to_json:
-        return None
-    to_json = field_type.to_json
-    return lambda value: to_json(value, defn)
+    return resolved.field.type.json_converter(resolved.field.defn)

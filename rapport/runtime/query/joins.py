@@ -18,23 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from rapport.metadata.model import FieldDef
-from rapport.runtime.compiled import SYSTEM_FIELDS, CompiledField, CompiledObject, CompiledOrg
+from rapport.runtime.compiled import SYSTEM_FIELD_DEFS, SYSTEM_FIELDS, CompiledField, CompiledObject, CompiledOrg
 from rapport.runtime.fields import FIELD_TYPES
 
 #: how many lookups a path may follow: "contact.account.name" is two
 MAX_HOPS = 2
 
-SYSTEM_FIELD_DEFS: dict[str, FieldDef] = {
-    "id": FieldDef("id", "text", "Record ID", max_length=36),
-    "owner": FieldDef("owner", "text", "Owner"),
-    "created_at": FieldDef("created_at", "datetime", "Created at"),
-    "created_by": FieldDef("created_by", "text", "Created by"),
-    "updated_at": FieldDef("updated_at", "datetime", "Updated at"),
-    "updated_by": FieldDef("updated_by", "text", "Updated by"),
-    "version": FieldDef("version", "integer", "Version"),
-}
-assert tuple(SYSTEM_FIELD_DEFS) == SYSTEM_FIELDS
 
 
 class PathError(Exception):
@@ -69,7 +58,7 @@ def known_fields(obj: CompiledObject) -> str:
 
 
 def _field_of(obj: CompiledObject, table: sa.FromClause, name: str) -> CompiledField:
-    if name in SYSTEM_FIELD_DEFS:
+    if name in SYSTEM_FIELDS:
         defn = SYSTEM_FIELD_DEFS[name]
         return CompiledField(defn, FIELD_TYPES[defn.type], table.c[name])
     compiled = obj.fields.get(name)
@@ -126,7 +115,11 @@ class JoinPaths:
             raise PathError("query.unknown_field",
                             f"lookup '{link.name}' points at object {link.defn.target!r}, which does not exist")
         # Object names never start with "_", so these aliases cannot clash with a table.
-        alias = target.table.alias(f"_j{len(self._joins) + 1}")
+        # Aliases are kept with the compiled model, so a repeated query reuses them.
+        name = f"_j{len(self._joins) + 1}"
+        alias = self.model.aliases.get((self.root.name, prefix, name))
+        if alias is None:
+            alias = self.model.aliases.setdefault((self.root.name, prefix, name), target.table.alias(name))
         onclause = alias.c.id == parent.c[link.name]
         if target.defn.soft_delete and not self.include_deleted:
             onclause = sa.and_(onclause, alias.c.is_deleted == sa.false())

@@ -2,53 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime, UTC
-from typing import Any
 from collections.abc import Callable, Mapping
+from typing import Any
 
-from rapport.runtime.compiled import CompiledObject
+from rapport.runtime.compiled import SYSTEM_FIELD_DEFS, CompiledObject
+from rapport.runtime.fields import FIELD_TYPES
 
 Serializer = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
-def _datetime(value: Any) -> Any:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _plain(value: Any) -> Any:
-    return value
-
-
-SYSTEM_SERIALIZERS: dict[str, Callable[[Any], Any]] = {
-    "id": _plain, "owner": _plain, "created_at": _datetime, "created_by": _plain,
-    "updated_at": _datetime, "updated_by": _plain, "version": _plain, "is_deleted": bool,
-}
-
-
 def serializer(obj: CompiledObject) -> Serializer:
-    cached = getattr(obj, "_serializer", None)
-    if cached is not None:
-        return cached
-    plan: list[tuple[str, Callable[[Any], Any]]] = []
+    """The row → record function of ``obj``, built once per compiled object.
+
+    Each column is serialised by its field type (system fields by the type they behave
+    like); columns whose stored values are already JSON are copied as they are.
+    """
+    if obj.serializer is not None:
+        return obj.serializer  # type: ignore[no-any-return]
+    plain: list[str] = []
+    converted: list[tuple[str, Callable[[Any], Any]]] = []
     for column in obj.table.columns:
-        if column.name in SYSTEM_SERIALIZERS:
-            plan.append((column.name, SYSTEM_SERIALIZERS[column.name]))
+        defn = SYSTEM_FIELD_DEFS.get(column.name) or obj.fields[column.name].defn
+        to_json = FIELD_TYPES[defn.type].json_converter(defn)
+        if to_json is None:
+            plain.append(column.name)
         else:
-            compiled = obj.fields[column.name]
-            plan.append((column.name, _field_serializer(compiled.type.to_json, compiled.defn)))
+            converted.append((column.name, to_json))
 
     def serialize(row: Mapping[str, Any]) -> dict[str, Any]:
-        return {name: convert(row.get(name)) for name, convert in plan}
+        record = {name: row.get(name) for name in plain}
+        for name, convert in converted:
+            record[name] = convert(row.get(name))
+        return record
 
-    obj._serializer = serialize  # type: ignore[attr-defined]
+    obj.serializer = serialize
     return serialize
-
-
-def _field_serializer(to_json: Callable[[Any, Any], Any], defn: Any) -> Callable[[Any], Any]:
-    return lambda value: to_json(value, defn)
-
-
-def json_datetime(value: datetime | None) -> str | None:
-    return _datetime(value)

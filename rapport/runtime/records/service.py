@@ -91,19 +91,13 @@ class RecordService:
             obj = tx.model.object(object_name)
             errors = ProblemCollector()
             now = utcnow()
+            template = {"owner": self.actor.id, "created_at": now, "created_by": self.actor.id,
+                        "updated_at": now, "updated_by": self.actor.id, "version": 1, **_defaults(obj)}
             records: list[dict[str, Any]] = []
             for index, values in enumerate(inputs):
                 at = "" if single else f"/{index}"
                 given = checks.coerce_input(obj, values, errors, at)
-                record = {"id": new_id(), "owner": self.actor.id, "created_at": now, "created_by": self.actor.id,
-                          "updated_at": now, "updated_by": self.actor.id, "version": 1}
-                for compiled in obj.writable:
-                    if compiled.column is not None:
-                        record[compiled.name] = compiled.type.default_value(compiled.defn)
-                if "is_deleted" in obj.table.c:
-                    record["is_deleted"] = False
-                record.update(given)
-                records.append(record)
+                records.append({"id": new_id(), **template, **given})
             contexts = [SaveContext(tx.conn, tx.model, obj, self.actor, "create", r, None, errors,
                                     "" if single else f"/{i}") for i, r in enumerate(records)]
             self._before_save(contexts, errors)
@@ -187,9 +181,12 @@ class RecordService:
         changed: list[tuple[str, dict[str, Any], str | None]] = []
         for ctx in contexts:
             checks.check_required(obj, ctx.record, errors, ctx.pointer)
-            prior = ctx.prior or {}
-            values = {k: v for k, v in ctx.record.items() if ctx.prior is None or prior.get(k) != v}
-            changed.append((ctx.pointer, values, prior.get("id")))
+            if ctx.prior is None:
+                changed.append((ctx.pointer, ctx.record, None))
+            else:
+                prior = ctx.prior
+                values = {k: v for k, v in ctx.record.items() if prior.get(k) != v}
+                changed.append((ctx.pointer, values, prior["id"]))
         checks.check_unique(tx.conn, obj, changed, errors)
         checks.check_references(tx.conn, tx.model, obj, ((at, values) for at, values, _ in changed), errors)
         if typed:
@@ -204,6 +201,14 @@ class RecordService:
         hooks.run(HookPoint.WORKFLOW, contexts)
         if hooks.has(HookPoint.AFTER_COMMIT):
             tx.after_commit.append(lambda: hooks.run(HookPoint.AFTER_COMMIT, contexts))
+
+
+def _defaults(obj: CompiledObject) -> dict[str, Any]:
+    """Step 3: what a new record holds before the caller's values (computed once per call)."""
+    defaults = {c.name: c.type.default_value(c.defn) for c in obj.writable if c.column is not None}
+    if "is_deleted" in obj.table.c:
+        defaults["is_deleted"] = False
+    return defaults
 
 
 def _insert(conn: Any, obj: CompiledObject, records: list[dict[str, Any]], batch_size: int) -> None:

@@ -1,0 +1,1 @@
+"""Rapport's reproducible performance suite: ``python benchmarks/run.py`` (see README.md)."""

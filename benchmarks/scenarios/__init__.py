@@ -1,0 +1,16 @@
+"""The scenarios, in the order they run (the query and schema scenarios reuse the deals the
+bulk scenario writes). Each module has ``TITLE`` and ``run(bench) -> list[Result]``."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from benchmarks.scenarios import add_field, bulk_create, list_query, single_create, wide_org
+
+SCENARIOS: dict[str, ModuleType] = {
+    "single": single_create,
+    "bulk": bulk_create,
+    "query": list_query,
+    "add-field": add_field,
+    "wide": wide_org,
+}
