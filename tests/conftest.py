@@ -35,30 +35,56 @@ def service_url(name: str) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgres_admin_url() -> Iterator[tuple[sa.URL, sa.Engine]]:
+    """The configured PostgreSQL server's URL and an AUTOCOMMIT engine to create databases."""
     base = service_url("RAPPORT_TEST_DATABASE_URL")
     assert base is not None
-    url = sa.make_url(Settings(database_url=base).effective_database_url.replace("postgres://", "postgresql+psycopg://"))
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"rapport_test_{uuid.uuid4().hex[:10]}"
+    url = sa.make_url(Settings.from_env({"RAPPORT_DATABASE_URL": base}).database_url or base)
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        with admin.connect():
+            pass
     except sa.exc.OperationalError as error:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {url.render_as_string(hide_password=True)} is unreachable: {error}")
         pytest.skip(f"PostgreSQL is unreachable: {error}")
+    yield url, admin
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_admin_url: tuple[sa.URL, sa.Engine]) -> Iterator[str]:
+    """A database for the whole test session; each test isolates itself in its own org."""
+    url, admin = postgres_admin_url
+    name = f"rapport_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     yield url.set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def fresh_database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """A database of this test's own: None (SQLite files in tmp_path) or a new PostgreSQL one.
+
+    For tests of platform-wide state (org lists, job rows), which the session database shares.
+    """
+    if backend == "sqlite":
+        yield None
+        return
+    url, admin = request.getfixturevalue("postgres_admin_url")
+    name = f"rapport_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

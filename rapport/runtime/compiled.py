@@ -8,6 +8,7 @@ write looks up the current revision number and does no metadata parsing.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -119,8 +120,11 @@ def field_column(defn: FieldDef, field_type: FieldType) -> sa.Column[Any]:
 
 
 def index_name(table: str, column: str, unique: bool = False) -> str:
-    prefix = "uq" if unique else "ix"
-    return f"{prefix}_{table}_{column}"[:63]
+    """``ix_<table>_<column>``; past PostgreSQL's 63 characters, cut and made unique by a hash."""
+    name = f"{'uq' if unique else 'ix'}_{table}_{column}"
+    if len(name) <= 63:
+        return name
+    return f"{name[:54]}_{hashlib.sha1(name.encode()).hexdigest()[:8]}"
 
 
 def field_index(table: str, defn: FieldDef, field_type: FieldType) -> sa.Index | None:

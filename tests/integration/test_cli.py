@@ -18,10 +18,13 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture(autouse=True)
-def _embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+def _database(monkeypatch: pytest.MonkeyPatch, fresh_database_url: str | None) -> None:
+    """Each test runs the CLI on its own database: SQLite files, or a fresh PostgreSQL one."""
     for name in ("RAPPORT_DATABASE_URL", "RAPPORT_REDIS_URL", "RAPPORT_DATA_DIR",
                  "RAPPORT_BACKGROUND_THRESHOLD_ROWS"):
         monkeypatch.delenv(name, raising=False)
+    if fresh_database_url is not None:
+        monkeypatch.setenv("RAPPORT_DATABASE_URL", fresh_database_url)
 
 
 @pytest.fixture
@@ -175,6 +178,13 @@ def test_background_apply_follows_the_job(rapport: Run, sales: str, tmp_path: Pa
     assert code == 0 and "12 rows affected, over the 10-row threshold" in out
     assert out.endswith("finished: revision 2\n")
 
+    jobs = json.loads(rapport("job", "list", "--org", "acme", "--json")[1])
+    assert [(j["kind"], j["status"]) for j in jobs] == [("metadata.apply", "finished")] * 2
+    shown = rapport("job", "show", jobs[0]["id"])[1]
+    assert "status: finished after 1 attempt(s)" in shown and '"revision": 2' in shown
+    code, _, err = rapport("job", "show", "nope")
+    assert code == 1 and "[jobs.not_found]" in err
+
 
 def test_record_commands(rapport: Run, demo_org: str, tmp_path: Path) -> None:
     code, out, _ = rapport("record", "create", "--org", demo_org, "account", '{"name": "Globex", "industry": "retail"}')
@@ -231,9 +241,10 @@ def test_bad_input_is_a_message_not_a_traceback(rapport: Run, demo_org: str) -> 
     assert rapport("metadata", "plan", "bundle.json")[0] == 2  # --org is required
 
 
-def test_demo_creates_an_org_with_sample_records(rapport: Run, tmp_path: Path,
+def test_demo_creates_an_org_with_sample_records(rapport: Run, tmp_path: Path, backend: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, err = rapport("demo", "--records", "60")
+    demo = ("demo", "--allow-postgres") if backend == "postgres" else ("demo",)
+    code, out, err = rapport(*demo, "--records", "60")
     assert code == 0, err
     assert "created 8 accounts, 24 contacts and 28 deals in org 'demo'" in out
     assert "creating sample records [" in err and "100% 60/60" in err
@@ -244,8 +255,8 @@ def test_demo_creates_an_org_with_sample_records(rapport: Run, tmp_path: Path,
                                    '{"field":"stage","op":"eq","value":"proposal"}', "--count")[1])
     assert proposals["total"] > 0 and all(r["probability"] == 50 for r in proposals["records"])
 
-    assert "already has sample records" in rapport("demo", "--records", "60")[1]
-    code, out, _ = rapport("demo", "--records", "30", "--reset")
+    assert "already has sample records" in rapport(*demo, "--records", "60")[1]
+    code, out, _ = rapport(*demo, "--records", "30", "--reset")
     assert code == 0 and "deleted org 'demo'" in out and "created 4 accounts" in out
     assert list((tmp_path / "data" / "exports").glob("demo-*/org.json"))
 

@@ -108,8 +108,9 @@ class Harness:
 
 
 @pytest.fixture
-def settings(tmp_path: Any) -> Settings:
-    return Settings(data_dir=tmp_path)
+def settings(tmp_path: Any, fresh_database_url: str | None) -> Settings:
+    """Job rows live in the platform database: SQLite, or a fresh PostgreSQL database."""
+    return Settings(data_dir=tmp_path, database_url=fresh_database_url)
 
 
 @pytest.fixture
@@ -168,7 +169,9 @@ def _remove_keys(connection: redis.Redis, prefix: str, job_ids: list[str]) -> No
 
 
 @pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
-def jobs(request: pytest.FixtureRequest) -> Harness:
+def jobs(request: pytest.FixtureRequest, backend: str) -> Harness:
+    # ``backend`` (SQLite / PostgreSQL for the job rows) is requested here so that pytest
+    # parametrizes over it before ``embedded`` / ``real_redis`` are looked up by name
     return request.getfixturevalue("embedded" if request.param == "embedded" else "real_redis")
 
 

@@ -315,3 +315,14 @@ def test_lookup_target_and_master_detail_changes_check_the_data(org: Any) -> Non
     org.metadata.apply(master, author="t")
     records.delete("parent", mom["id"])
     assert org.query(QuerySpec("child", count=True)).total == 0  # master-detail now cascades
+
+
+def test_reserved_words_and_long_names_work_as_names(org: Any) -> None:
+    long_object = "a" * 40
+    fields = [text("select", unique=True), text("group", indexed=True),
+              text("x" * 39 + "1", indexed=True), text("x" * 39 + "2", indexed=True)]
+    org.metadata.apply(minimal(make_object("order", *fields), make_object(long_object, *fields)), author="t")
+    for name in ("order", long_object):
+        record = org.records().create(name, {"select": "s", "group": "g", "x" * 39 + "1": "one"})
+        assert org.records().get(name, record["id"])["group"] == "g"
+        assert len(indexes(org, name)) == 5  # default sort + four field indexes, no name clash

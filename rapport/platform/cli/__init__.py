@@ -3,6 +3,7 @@
     rapport org create|list|show|delete
     rapport metadata validate|plan|apply|pull|revisions|diff|revert|trash|restore|purge
     rapport record create|get|list|update|delete
+    rapport job list|show
     rapport worker
     rapport demo
 
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rapport.platform.cli import demo, metadata, orgs, records, worker
+from rapport.platform.cli import demo, jobs, metadata, orgs, records, worker
 from rapport.platform.cli._context import Context
 from rapport.platform.cli._output import print_error
 from rapport.platform.errors import RapportError
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     orgs.register(commands, common)
     metadata.register(commands, common)
     records.register(commands, common)
+    jobs.register(commands, common)
     worker.register(commands, common)
     demo.register(commands, common)
     return parser

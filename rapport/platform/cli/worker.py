@@ -7,6 +7,7 @@ from typing import Any
 
 from rapport.platform.cli._context import Context
 from rapport.platform.cli._input import parse_list
+from rapport.platform.errors import SettingsError
 from rapport.platform.jobs import QUEUES, run_worker
 
 
@@ -20,6 +21,9 @@ def register(commands: Any, common: list[argparse.ArgumentParser]) -> None:
 
 
 def work(ctx: Context) -> int:
+    if ctx.settings.redis_url is None:  # fail before opening any database
+        raise SettingsError("rapport worker needs a Redis server: set RAPPORT_REDIS_URL "
+                            "(without it, jobs run inside the process that enqueues them)")
     queues = parse_list(ctx.args.queues) or QUEUES
     # An unknown queue name fails in run_worker with jobs.unknown_queue, before any work.
     run_worker(ctx.app.settings, queues, registry=ctx.app.job_kinds, burst=ctx.args.burst)
