@@ -58,7 +58,7 @@ def test_every_error_of_a_record_comes_back_together_and_nothing_is_written(sale
     assert error.code == "records.validation_failed"
     assert sorted(codes(error)) == sorted([
         ("/name", "records.too_long"), ("/stage", "records.not_in_picklist"), ("/amount", "records.wrong_type"),
-        ("/bogus", "records.unknown_field"), ("/created_at", "records.read_only"), ("/name", "records.required"),
+        ("/bogus", "records.unknown_field"), ("/created_at", "records.read_only"),
         ("/account", "records.lookup_not_found"),
     ])
     stage = next(p for p in error.problems if p.pointer == "/stage")
@@ -193,3 +193,41 @@ def test_orgs_are_isolated(org_factory: Any) -> None:
         second.records().get("account", account["id"])
     assert second.metadata.revisions()[0].number == 1 and len(second.metadata.revisions()) == 1
     assert count(second, "account") == 0
+
+
+def test_odd_input_gets_a_coded_error_on_every_database(sales: Any) -> None:
+    records = sales.records()
+    for bad in (None, [], "x", 5):
+        with pytest.raises(ValidationFailed) as caught:
+            records.create("account", bad)
+        assert codes(caught.value) == [("/", "records.not_an_object")]
+    with pytest.raises(ValidationFailed) as caught:
+        records.create("account", {"name": "nul\x00byte"})
+    assert codes(caught.value) == [("/name", "records.bad_character")]
+    with pytest.raises(ValidationFailed) as caught:
+        records.create("contact", {"last_name": "x", "account": "bad\x00id"})
+    assert codes(caught.value) == [("/account", "records.wrong_type")]
+    for bad_id in (5, "", "x" * 37, "a\x00b", None):
+        with pytest.raises(NotFound):
+            records.get("account", bad_id)
+        with pytest.raises(NotFound):
+            records.update("account", bad_id, {"name": "x"})
+        with pytest.raises(NotFound):
+            records.delete("account", bad_id)
+    with pytest.raises(InvalidRequest) as caught:
+        records.create_many("account", "abc")
+    assert caught.value.code == "records.bad_batch"
+
+
+def test_a_cycle_of_cascading_lookups_is_deleted_once(org: Any) -> None:
+    node = make_object("node", {"name": "name", "label": "Name", "type": "text"},
+                       {"name": "parent", "label": "Parent", "type": "lookup", "target": "node", "on_delete": "cascade"})
+    org.metadata.apply(minimal(node), author="t")
+    records = org.records()
+    a = records.create("node", {"name": "a"})
+    b = records.create("node", {"name": "b", "parent": a["id"]})
+    c = records.create("node", {"name": "c", "parent": b["id"]})
+    records.update("node", a["id"], {"parent": c["id"]})
+    records.create("node", {"name": "other"})
+    records.delete("node", a["id"])
+    assert count(org, "node") == 1

@@ -173,6 +173,13 @@ class FieldType:
         raise NotImplementedError
 
 
+def check_text(text: str) -> str:
+    """Text a database can store: PostgreSQL refuses the NUL character in any string."""
+    if "\x00" in text:
+        raise FieldValueError("records.bad_character", "text must not contain the NUL character (\\u0000)")
+    return text
+
+
 def describe_value(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

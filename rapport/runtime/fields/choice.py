@@ -11,7 +11,7 @@ from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 from rapport.platform.errors import Problem
 from rapport.runtime.fields.base import (
     EQUALITY_OPERATORS, ORDER_OPERATORS, TEXT_OPERATORS, Converted, FieldType, FieldValueError,
-    describe_value,
+    check_text, describe_value,
 )
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
@@ -103,6 +103,7 @@ class PicklistType(FieldType):
                                   f"expected one of {_allowed(field)}, got {describe_value(value)}")
         if field.restricted and value not in {v.value for v in field.values if v.active}:
             raise FieldValueError("records.not_in_picklist", f"{value!r} is not one of {_allowed(field)}")
+        check_text(value)
         if len(value) > 255:
             raise FieldValueError("records.too_long", "a picklist value has at most 255 characters")
         return value
@@ -148,7 +149,7 @@ class MultipicklistType(PicklistType):
         items = value.split(";") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
             raise FieldValueError("records.wrong_type", f"expected a list of values, got {describe_value(value)}")
-        chosen = {i.strip() for i in items if i.strip()}
+        chosen = {check_text(i.strip()) for i in items if i.strip()}
         allowed = [v.value for v in field.values]
         if field.restricted:
             active = {v.value for v in field.values if v.active}

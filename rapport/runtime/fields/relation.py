@@ -55,7 +55,7 @@ class LookupType(FieldType):
             return None
         if isinstance(value, dict) and isinstance(value.get("id"), str):
             value = value["id"]
-        if not isinstance(value, str) or len(value) > ID_LENGTH:
+        if not isinstance(value, str) or len(value) > ID_LENGTH or "\x00" in value:
             raise FieldValueError("records.wrong_type",
                                   f"expected the id of a '{field.target}' record, got {describe_value(value)}")
         return value

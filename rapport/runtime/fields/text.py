@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from rapport.metadata.model import FieldDef
 from rapport.runtime.fields.base import (
     EQUALITY_OPERATORS, ORDER_OPERATORS, TEXT_OPERATORS, Converted, FieldType, FieldValueError,
-    describe_value,
+    check_text, describe_value,
 )
 
 TEXT_LIKE = frozenset({"text", "textarea", "email", "phone", "url", "picklist"})
@@ -48,7 +48,7 @@ class TextType(FieldType):
         if len(text) > limit:
             raise FieldValueError("records.too_long",
                                   f"text is {len(text)} characters long; at most {limit} are allowed")
-        return self.check_format(text)
+        return self.check_format(check_text(text))
 
     def check_format(self, text: str) -> str:
         return text

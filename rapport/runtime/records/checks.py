@@ -60,9 +60,12 @@ def coerce_input(obj: CompiledObject, values: Mapping[str, Any], errors: Problem
     return out
 
 
-def check_required(obj: CompiledObject, record: Mapping[str, Any], errors: ProblemCollector, at: str) -> None:
+def check_required(obj: CompiledObject, record: Mapping[str, Any], errors: ProblemCollector, at: str,
+                   refused: set[str]) -> None:
+    """Required fields have a value; a field whose given value was ``refused`` (its pointer)
+    is not reported twice."""
     for compiled in obj.required:
-        if compiled.type.is_blank(record.get(compiled.name)):
+        if compiled.type.is_blank(record.get(compiled.name)) and f"{at}/{compiled.name}" not in refused:
             errors.add(f"{at}/{compiled.name}", "records.required",
                        f"field '{compiled.name}' on object '{obj.name}' is required")
 

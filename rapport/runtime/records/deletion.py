@@ -27,10 +27,17 @@ MAX_CASCADE_DEPTH = 16
 
 
 def delete_rows(tx: Any, obj: CompiledObject, rows: list[dict[str, Any]], actor: Actor, hooks: Hooks,
-                depth: int = 0) -> int:
-    """Delete ``rows`` of ``obj`` and apply on_delete to their children; returns rows deleted."""
+                depth: int = 0, seen: set[tuple[str, str]] | None = None) -> int:
+    """Delete ``rows`` of ``obj`` and apply on_delete to their children; returns rows deleted.
+
+    ``seen`` holds the records this delete already covers, so a cycle of cascading lookups
+    (a → b → a) ends instead of going round.
+    """
+    seen = set() if seen is None else seen
+    rows = [row for row in rows if (obj.name, row["id"]) not in seen]
     if not rows:
         return 0
+    seen.update((obj.name, row["id"]) for row in rows)
     if depth > MAX_CASCADE_DEPTH:
         raise Conflict(f"cascade delete from '{obj.name}' goes deeper than {MAX_CASCADE_DEPTH} levels",
                        code="records.cascade_too_deep")
@@ -56,7 +63,7 @@ def delete_rows(tx: Any, obj: CompiledObject, rows: list[dict[str, Any]], actor:
                     code="records.delete_restricted")
         elif rule is OnDelete.CASCADE:
             children = [dict(r) for r in tx.conn.execute(sa.select(child.table).where(*live)).mappings()]
-            deleted += delete_rows(tx, child, children, actor, hooks, depth + 1)
+            deleted += delete_rows(tx, child, children, actor, hooks, depth + 1, seen)
         elif not soft:
             now = utcnow()
             tx.conn.execute(child.table.update().where(*live).values(

@@ -41,6 +41,7 @@ class RecordService:
     def get(self, object_name: str, record_id: str, *, include_deleted: bool = False) -> dict[str, Any]:
         with self.runtime.reading(self._tx) as tx:
             obj = tx.model.object(object_name)
+            _check_id(obj, record_id)
             query = sa.select(obj.table).where(obj.table.c.id == record_id)
             if "is_deleted" in obj.table.c and not include_deleted:
                 query = query.where(obj.table.c.is_deleted == sa.false())
@@ -81,6 +82,7 @@ class RecordService:
     def undelete(self, object_name: str, record_id: str) -> dict[str, Any]:
         with self.runtime.transaction(self._tx) as tx:
             obj = tx.model.object(object_name)
+            _check_id(obj, record_id)
             row = undelete_row(tx, obj, record_id, self.actor)
             return serializer(obj)(row)
 
@@ -98,6 +100,8 @@ class RecordService:
                 at = "" if single else f"/{index}"
                 given = checks.coerce_input(obj, values, errors, at)
                 records.append({"id": new_id(), **template, **given})
+            if any(p.code == "records.not_an_object" for p in errors.problems):
+                _raise_invalid(obj, errors, len(records))  # nothing more to say about a non-record
             contexts = [SaveContext(tx.conn, tx.model, obj, self.actor, "create", r, None, errors,
                                     "" if single else f"/{i}") for i, r in enumerate(records)]
             self._before_save(contexts, errors)
@@ -140,6 +144,8 @@ class RecordService:
 
     def _load(self, tx: Any, obj: CompiledObject, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Step 1: the prior rows, locked on PostgreSQL until commit."""
+        for record_id in ids:
+            _check_id(obj, record_id)
         query = sa.select(obj.table).where(obj.table.c.id.in_(ids))
         if "is_deleted" in obj.table.c:
             query = query.where(obj.table.c.is_deleted == sa.false())
@@ -179,8 +185,9 @@ class RecordService:
         """
         typed = not errors
         changed: list[tuple[str, dict[str, Any], str | None]] = []
+        refused = {p.pointer for p in errors.problems}
         for ctx in contexts:
-            checks.check_required(obj, ctx.record, errors, ctx.pointer)
+            checks.check_required(obj, ctx.record, errors, ctx.pointer, refused)
             if ctx.prior is None:
                 changed.append((ctx.pointer, ctx.record, None))
             else:
@@ -191,9 +198,7 @@ class RecordService:
         checks.check_references(tx.conn, tx.model, obj, ((at, values) for at, values, _ in changed), errors)
         if typed:
             self.runtime.hooks.run(HookPoint.VALIDATE, contexts)
-        what = "record" if len(contexts) == 1 else f"{len(contexts)} records"
-        errors.raise_if_any(ValidationFailed, f"the {obj.name} {what} could not be saved",
-                            "records.validation_failed")
+        _raise_invalid(obj, errors, len(contexts))
 
     def _after_write(self, tx: Any, contexts: list[SaveContext]) -> None:
         hooks = self.runtime.hooks
@@ -253,6 +258,17 @@ def _check_batch(items: Sequence[Any]) -> None:
     if len(items) > MAX_BATCH:
         raise InvalidRequest(f"a batch holds at most {MAX_BATCH} records, got {len(items)}",
                              code="records.batch_too_large")
+
+
+def _raise_invalid(obj: CompiledObject, errors: ProblemCollector, count: int) -> None:
+    what = "record" if count == 1 else f"{count} records"
+    errors.raise_if_any(ValidationFailed, f"the {obj.name} {what} could not be saved", "records.validation_failed")
+
+
+def _check_id(obj: CompiledObject, record_id: Any) -> None:
+    """Ids are short strings; anything else names no record (and never reaches the database)."""
+    if not isinstance(record_id, str) or not 0 < len(record_id) <= 36 or "\x00" in record_id:
+        raise _not_found(obj, record_id)
 
 
 def _not_found(obj: CompiledObject, record_id: str) -> NotFound:
