@@ -221,7 +221,8 @@ def test_odd_input_gets_a_coded_error_on_every_database(sales: Any) -> None:
 
 def test_a_cycle_of_cascading_lookups_is_deleted_once(org: Any) -> None:
     node = make_object("node", {"name": "name", "label": "Name", "type": "text"},
-                       {"name": "parent", "label": "Parent", "type": "lookup", "target": "node", "on_delete": "cascade"})
+                       {"name": "parent", "label": "Parent", "type": "lookup", "target": "node",
+                        "on_delete": "cascade"})
     org.metadata.apply(minimal(node), author="t")
     records = org.records()
     a = records.create("node", {"name": "a"})
