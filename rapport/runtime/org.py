@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from sqlalchemy.engine import Connection
 
 from rapport.metadata import Bundle
-from rapport.metadata.revisions import current_number, get_revision
+from rapport.metadata.revisions import get_revision
 from rapport.platform.actor import SYSTEM, Actor
 from rapport.platform.db import OrgLocation
 from rapport.platform.settings import Settings
@@ -24,6 +24,7 @@ from rapport.runtime.metadata_service import MetadataService
 from rapport.runtime.query import QueryResult, QuerySpec, run_query
 from rapport.runtime.records.hooks import Hooks
 from rapport.runtime.records.service import RecordService
+from rapport.runtime.revision_lock import revision_in_use
 
 
 @dataclass
@@ -49,7 +50,7 @@ class OrgRuntime:
         return self.location.org_name
 
     def model_for(self, conn: Connection) -> CompiledOrg:
-        number = current_number(conn)
+        number = revision_in_use(conn, self.location.schema)
         return self.cache.get(self.name, number, lambda: _bundle_at(conn, number))
 
     @contextmanager

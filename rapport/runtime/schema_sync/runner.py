@@ -9,11 +9,9 @@ same transaction: on any failure nothing changes.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Connection
 
@@ -22,6 +20,7 @@ from rapport.metadata.model import EMPTY_BUNDLE, Bundle
 from rapport.metadata.revisions import Revision, add_revision, current_number, get_revision
 from rapport.platform.errors import ConfirmationRequired, ConversionRefused, Problem
 from rapport.platform.settings import Settings
+from rapport.runtime.revision_lock import lock_for_change
 from rapport.runtime.schema_sync.planner import Plan, steps_for
 from rapport.runtime.schema_sync.steps import Inspection, Progress, StepContext
 
@@ -32,13 +31,6 @@ BundleLoader = Any  # Callable[[dict], Bundle]
 class Applied:
     revision: Revision | None  # None when the bundle changed nothing
     plan: Plan
-
-
-def lock_org_metadata(conn: Connection, schema: str | None) -> None:
-    """Serialise metadata changes of one org (SQLite's BEGIN IMMEDIATE already does)."""
-    if conn.dialect.name == "postgresql":
-        key = zlib.crc32(f"rapport.metadata.{schema}".encode())
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.literal(key))))
 
 
 def current_bundle(conn: Connection, load: BundleLoader) -> Bundle:
@@ -91,14 +83,14 @@ def check_plan(plan: Plan, confirm_data_loss: bool) -> None:
 def preview(conn: Connection, schema: str | None, settings: Settings, load: BundleLoader,
             new: Bundle) -> Plan:
     """The plan for ``new``, from a dry run on ``conn``, which the caller rolls back."""
-    lock_org_metadata(conn, schema)
+    lock_for_change(conn, schema)
     return run_plan(conn, schema, settings, current_bundle(conn, load), new)
 
 
 def apply_bundle(conn: Connection, schema: str | None, settings: Settings, load: BundleLoader, new: Bundle,
                  *, author: str, message: str, confirm_data_loss: bool,
                  progress: Progress | None = None) -> Applied:
-    lock_org_metadata(conn, schema)
+    lock_for_change(conn, schema)
     plan = run_plan(conn, schema, settings, current_bundle(conn, load), new, progress)
     check_plan(plan, confirm_data_loss)
     if plan.is_empty:
@@ -107,5 +99,5 @@ def apply_bundle(conn: Connection, schema: str | None, settings: Settings, load:
     return Applied(revision, plan)
 
 
-__all__ = ["Applied", "Inspection", "apply_bundle", "check_plan", "current_bundle", "lock_org_metadata",
+__all__ = ["Applied", "Inspection", "apply_bundle", "check_plan", "current_bundle",
            "preview", "run_plan"]
