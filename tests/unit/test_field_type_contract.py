@@ -87,3 +87,13 @@ def test_describe_is_json_ready(type_name: str) -> None:
     import json
 
     json.dumps(FIELD_TYPES[type_name].describe(field_of(type_name)))
+
+
+def test_numbers_keep_every_digit_in_json() -> None:
+    number = FIELD_TYPES["number"]
+    wide = load({"objects": [{"name": "o", "label": "O", "fields": [
+        {"name": "n", "label": "N", "type": "number", "precision": 38, "scale": 8}]}]}).object("o").field("n")
+    big = number.coerce("123456789012345678901234567890.12345678", wide)
+    assert number.to_json(big, wide) == "123456789012345678901234567890.12345678"
+    assert number.coerce(number.to_json(big, wide), wide) == big
+    assert number.to_json(number.coerce("12.5", wide), wide) == 12.5

@@ -174,9 +174,15 @@ class FieldType:
 
 
 def check_text(text: str) -> str:
-    """Text a database can store: PostgreSQL refuses the NUL character in any string."""
+    """Text a database can store: valid UTF-8 (no lone surrogates) and no NUL character."""
     if "\x00" in text:
         raise FieldValueError("records.bad_character", "text must not contain the NUL character (\\u0000)")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FieldValueError("records.bad_character",
+                                  "text must be valid Unicode (it holds a lone surrogate)") from None
     return text
 
 

@@ -108,6 +108,20 @@ class PicklistType(FieldType):
             raise FieldValueError("records.too_long", "a picklist value has at most 255 characters")
         return value
 
+    def coerce_operand(self, op: str, value: Any, field: FieldDef) -> Any:
+        """Filters may name any value, inactive ones included: records may still hold them."""
+        if op in ("contains", "starts_with") or not field.restricted:
+            return super().coerce_operand(op, value, field) if op in ("in", "not_in") else _operand_text(op, value)
+        values = value if op in ("in", "not_in") else [value]
+        if not isinstance(values, (list, tuple)) or not values:
+            raise FieldValueError("query.bad_operand", f"operator '{op}' takes a non-empty list of values")
+        known = field.picklist_value_names()
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            raise FieldValueError("records.not_in_picklist",
+                                  f"{unknown[0]!r} is not one of {', '.join(repr(k) for k in known)}")
+        return list(values) if op in ("in", "not_in") else value
+
     def convert(self, value: Any, old: FieldDef, new: FieldDef, old_type: FieldType) -> Converted:
         if old_type is self:
             if new.restricted and value not in new.picklist_value_names():
@@ -121,7 +135,15 @@ class PicklistType(FieldType):
         return Converted(self.coerce(text, new))
 
     def needs_data_check(self, old: FieldDef, new: FieldDef) -> bool:
-        return bool(new.restricted) and not set(old.picklist_value_names()) <= set(new.picklist_value_names())
+        if not new.restricted:
+            return False
+        return not old.restricted or not set(old.picklist_value_names()) <= set(new.picklist_value_names())
+
+
+def _operand_text(op: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise FieldValueError("query.bad_operand", f"operator '{op}' takes a non-empty text value")
+    return check_text(value)
 
 
 def _includes(column: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[bool]:

@@ -10,7 +10,9 @@ import sqlalchemy as sa
 
 from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 from rapport.platform.errors import Problem
-from rapport.runtime.fields.numeric import parse_number
+from decimal import Decimal
+
+from rapport.runtime.fields.numeric import exact_json, parse_number
 from rapport.runtime.fields.base import (
     EQUALITY_OPERATORS, ORDER_OPERATORS, TEXT_OPERATORS, FieldType, FieldValueError,
 )
@@ -73,7 +75,8 @@ class RollupType(FieldType):
     def to_json(self, value: Any, field: FieldDef) -> Any:
         if value is None:
             return None
-        return int(value) if value == int(value) else float(value)
+        number = Decimal(value)
+        return exact_json(number, 0 if number == number.to_integral_value() else 8)
 
 
 class AutonumberType(FieldType):

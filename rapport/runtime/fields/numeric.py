@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 from collections.abc import Iterable
 
@@ -16,21 +16,40 @@ NUMERIC_TYPES = frozenset({"integer", "number", "currency", "percent"})
 INT64 = (-(2**63), 2**63 - 1)
 
 
+#: numbers are exact to 38 digits (PostgreSQL numeric up to precision 38) with room to spare
+DECIMAL_CONTEXT = Context(prec=80, rounding=ROUND_HALF_UP)
+#: beyond this many digits before the point no field can hold a number (precision ≤ 38)
+MAX_MAGNITUDE = 40
+
+
 def parse_number(value: Any) -> Decimal:
-    if isinstance(value, bool) or value is None:
+    """A finite Decimal of sane size, or a coded error (never NaN, infinity or 1e99999999)."""
+    if isinstance(value, bool) or value is None or not isinstance(value, (int, float, Decimal, str)):
         raise FieldValueError("records.wrong_type", f"expected a number, got {describe_value(value)}")
-    if isinstance(value, (int, Decimal)):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, float):
+            number = Decimal(repr(value))
+        elif isinstance(value, str):
             number = Decimal(value.strip().replace(",", ""))
-        except InvalidOperation:
-            raise FieldValueError("records.wrong_type", f"expected a number, got {describe_value(value)}") from None
-        if number.is_finite():
-            return number
-    raise FieldValueError("records.wrong_type", f"expected a number, got {describe_value(value)}")
+        else:
+            number = Decimal(value)
+    except (InvalidOperation, ValueError):
+        raise FieldValueError("records.wrong_type", f"expected a number, got {describe_value(value)}") from None
+    if not number.is_finite():
+        raise FieldValueError("records.wrong_type", f"expected a finite number, got {describe_value(value)}")
+    if number and number.adjusted() >= MAX_MAGNITUDE:
+        raise FieldValueError("records.out_of_range", f"{describe_value(value)} is too large for any number field")
+    if number and number.adjusted() < -MAX_MAGNITUDE:
+        number = Decimal(0)  # far below any scale a field can have
+    return number
+
+
+def exact_json(number: Decimal, scale: int) -> Any:
+    """JSON for a stored number: an int or float when exact, else its decimal text."""
+    if scale == 0 and number == number.to_integral_value():
+        return int(number)
+    as_float = float(number)
+    return as_float if Decimal(repr(as_float)) == number else f"{number:.{scale}f}"
 
 
 def _check_bounds(number: Decimal, field: FieldDef) -> None:
@@ -72,7 +91,7 @@ class IntegerType(FieldType):
             return Converted(int(value))
         if old_type is not self and value is not None and not isinstance(value, str):
             number = parse_number(value)
-            rounded = number.to_integral_value(ROUND_HALF_UP)
+            rounded = number.to_integral_value(ROUND_HALF_UP, context=DECIMAL_CONTEXT)
             return Converted(self.coerce(rounded, new), lossy=rounded != number)
         return Converted(self.coerce(value, new))
 
@@ -100,7 +119,7 @@ class NumberType(FieldType):
     def _fit(self, number: Decimal, field: FieldDef) -> tuple[Decimal, bool]:
         scale = field.scale or 0
         quantum = Decimal(1).scaleb(-scale)
-        rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
+        rounded = number.quantize(quantum, context=DECIMAL_CONTEXT)
         digits_left = (field.precision or 18) - scale
         if abs(rounded) >= Decimal(10) ** digits_left:
             raise FieldValueError(
@@ -119,8 +138,7 @@ class NumberType(FieldType):
     def to_json(self, value: Any, field: FieldDef) -> Any:
         if value is None:
             return None
-        number = Decimal(value)
-        return int(number) if (field.scale or 0) == 0 else float(number)
+        return exact_json(Decimal(value), field.scale or 0)
 
     def to_text(self, value: Any, field: FieldDef) -> str | None:
         return None if value is None else f"{Decimal(value):.{field.scale or 0}f}"

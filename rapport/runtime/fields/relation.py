@@ -16,6 +16,11 @@ from rapport.runtime.fields.base import (
 ID_LENGTH = 36
 
 
+def _printable_ascii(value: str) -> bool:
+    """Record ids are short printable ASCII strings (UUIDs, or ids imported from elsewhere)."""
+    return value.isascii() and value.isprintable()
+
+
 class LookupType(FieldType):
     name = "lookup"
     widget = "lookup"
@@ -55,7 +60,7 @@ class LookupType(FieldType):
             return None
         if isinstance(value, dict) and isinstance(value.get("id"), str):
             value = value["id"]
-        if not isinstance(value, str) or len(value) > ID_LENGTH or "\x00" in value:
+        if not isinstance(value, str) or len(value) > ID_LENGTH or not _printable_ascii(value):
             raise FieldValueError("records.wrong_type",
                                   f"expected the id of a '{field.target}' record, got {describe_value(value)}")
         return value

@@ -70,7 +70,11 @@ class DateTimeType(FieldType):
             raise FieldValueError("records.wrong_type", f"expected a date-time, got {describe_value(value)}")
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise FieldValueError("records.out_of_range",
+                                  f"{describe_value(value)} is outside the years 1 to 9999 in UTC") from None
 
     def to_json(self, value: Any, field: FieldDef) -> Any:
         if value is None:

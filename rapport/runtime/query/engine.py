@@ -165,6 +165,8 @@ def _after(keys: Sequence[tuple[_SortKey, sa.ColumnElement[Any]]],
             beyond = column.is_not(None) if key.descending else None
             same = column.is_(None)
         else:
+            # a typed bound value: `column > True` is not an expression SQLAlchemy builds
+            value = sa.literal(value, column.type)
             if key.descending:
                 beyond = column < value
             else:
@@ -180,6 +182,7 @@ def _after(keys: Sequence[tuple[_SortKey, sa.ColumnElement[Any]]],
     value = values[0]
     if value is not None and not first.resolved.nullable:
         # A redundant range bound on the leading key lets the database seek an index.
+        value = sa.literal(value, column.type)
         bound = column <= value if first.descending else column >= value
         predicate = sa.and_(bound, predicate)
     return predicate

@@ -58,7 +58,7 @@ def known_fields(obj: CompiledObject) -> str:
 
 
 def _field_of(obj: CompiledObject, table: sa.FromClause, name: str) -> CompiledField:
-    if name in SYSTEM_FIELDS:
+    if name in SYSTEM_FIELDS or (name == "is_deleted" and name in table.c):
         defn = SYSTEM_FIELD_DEFS[name]
         return CompiledField(defn, FIELD_TYPES[defn.type], table.c[name])
     compiled = obj.fields.get(name)

@@ -267,7 +267,8 @@ def _raise_invalid(obj: CompiledObject, errors: ProblemCollector, count: int) ->
 
 def _check_id(obj: CompiledObject, record_id: Any) -> None:
     """Ids are short strings; anything else names no record (and never reaches the database)."""
-    if not isinstance(record_id, str) or not 0 < len(record_id) <= 36 or "\x00" in record_id:
+    if not isinstance(record_id, str) or not 0 < len(record_id) <= 36 or not record_id.isascii() \
+            or not record_id.isprintable():
         raise _not_found(obj, record_id)
 
 

@@ -1,0 +1,50 @@
+"""Query edge cases found in review: boolean sort keys, inactive picklist values, is_deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rapport.runtime.query import QuerySpec
+from tests.support.bundles import make_object, minimal
+
+PICK = {"name": "p", "label": "P", "type": "picklist",
+        "values": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}]}
+
+
+def all_pages(org: Any, spec: QuerySpec) -> list[str]:
+    names, cursor = [], None
+    while True:
+        page = org.query(QuerySpec(spec.object, sort=spec.sort, limit=2, cursor=cursor, fields=("name",)))
+        names += [r["name"] for r in page.records]
+        if page.next_cursor is None:
+            return names
+        cursor = page.next_cursor
+
+
+def test_pages_sorted_by_a_boolean(org: Any) -> None:
+    org.metadata.apply(minimal(make_object("t", {"name": "name", "label": "N", "type": "text"},
+                                           {"name": "ok", "label": "OK", "type": "boolean"})), author="t")
+    org.records().create_many("t", [{"name": str(i), "ok": i % 2 == 0} for i in range(7)])
+    for sort in (("ok", "name"), ("-ok", "name")):
+        expected = [r["name"] for r in org.query(QuerySpec("t", sort=sort, limit=50, fields=("name",))).records]
+        assert all_pages(org, QuerySpec("t", sort=sort)) == expected
+
+
+def test_inactive_values_can_still_be_found(org: Any) -> None:
+    org.metadata.apply(minimal(make_object("t", {"name": "name", "label": "N", "type": "text"}, PICK)), author="t")
+    org.records().create("t", {"name": "old", "p": "a"})
+    retired = {**PICK, "values": [{"value": "a", "label": "A", "active": False}, {"value": "b", "label": "B"}]}
+    org.metadata.apply(minimal(make_object("t", {"name": "name", "label": "N", "type": "text"}, retired)), author="t")
+    found = org.query(QuerySpec("t", filter={"field": "p", "op": "eq", "value": "a"})).records
+    assert [r["name"] for r in found] == ["old"]
+
+
+def test_is_deleted_is_readable_with_deleted_records(org: Any) -> None:
+    org.metadata.apply(minimal(make_object("t", {"name": "name", "label": "N", "type": "text"},
+                                           soft_delete=True)), author="t")
+    kept, gone = org.records().create_many("t", [{"name": "kept"}, {"name": "gone"}])
+    org.records().delete("t", gone["id"])
+    rows = org.query(QuerySpec("t", include_deleted=True, fields=("name", "is_deleted"), sort=("name",))).records
+    assert [(r["name"], r["is_deleted"]) for r in rows] == [("gone", True), ("kept", False)]
+    live = org.query(QuerySpec("t", filter={"field": "is_deleted", "op": "eq", "value": False})).records
+    assert [r["name"] for r in live] == ["kept"]
