@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from rapport.platform.app import Rapport
+from rapport.platform.errors import NotFound
 from rapport.platform.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -113,9 +114,10 @@ def org_factory(app: Rapport) -> Iterator[Callable[..., Any]]:
     yield make
     for name in created:
         try:
-            app.db.drop_org_storage(name)
-        except Exception:  # already deleted by the test
-            pass
+            org = app.orgs.get(name)
+        except NotFound:  # deleted by the test
+            continue
+        app.db.drop_org_storage(org.name, org.id)
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ class Rapport:
         self.orgs = OrgService(self.db)
         self.cache = ModelCache()
         self.hooks = Hooks()
-        self._known: set[str] = set()
         self.orgs.setup()
         self.job_kinds = JobRegistry()
         self.job_kinds.register("metadata.apply", self._apply_metadata_job, queue=METADATA)
@@ -54,20 +53,17 @@ class Rapport:
 
     def org(self, name: str) -> OrgRuntime:
         """The runtime of org ``name``; ``orgs.not_found`` if there is none."""
-        if name not in self._known:
-            self.orgs.get(name)
-            self._known.add(name)
-        return OrgRuntime(self.db.org_location(name), self.settings, self.cache, self.hooks)
+        org = self.orgs.get(name)  # every call: an org deleted and re-created is a new org
+        return OrgRuntime(self.db.org_location(org.name, org.id), self.settings, self.cache, self.hooks)
 
     def create_org(self, name: str, label: str | None = None) -> Org:
-        org = self.orgs.create(name, label)
-        self._known.add(name)
-        return org
+        return self.orgs.create(name, label)
 
     def delete_org(self, name: str, export_dir: Path) -> Path:
-        self._known.discard(name)
-        self.cache.forget(name)
-        return self.orgs.delete(name, export_dir)
+        org = self.orgs.get(name)
+        export = self.orgs.delete(name, export_dir)
+        self.cache.forget(org.id)
+        return export
 
     def close(self) -> None:
         if self._worker is not None:

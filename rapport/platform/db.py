@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from rapport.platform.errors import AlreadyExists
 from rapport.platform.settings import Settings
 
 PLATFORM_SCHEMA = "rapport"
@@ -27,9 +28,14 @@ PLATFORM_SCHEMA = "rapport"
 
 @dataclass(frozen=True)
 class OrgLocation:
-    """Where one org's tables live: an engine bound to its schema or file."""
+    """Where one org's tables live: an engine bound to its schema or file.
+
+    Locations are keyed by the org's id, not its name: an org deleted and created again
+    under the same name is a new org, and no process keeps serving the old one.
+    """
 
     org_name: str
+    org_id: str
     engine: Engine
     schema: str | None  # the real schema name on PostgreSQL, None on SQLite
 
@@ -107,43 +113,49 @@ class Database:
     def org_schema_name(self, org_name: str) -> str | None:
         return None if self.is_sqlite else f"org_{org_name}"
 
-    def org_file(self, org_name: str) -> Path:
-        return Path(self.settings.data_dir) / "orgs" / f"{org_name}.db"
+    def org_file(self, org_name: str, org_id: str) -> Path:
+        return Path(self.settings.data_dir) / "orgs" / f"{org_name}-{org_id}.db"
 
-    def org_location(self, org_name: str) -> OrgLocation:
+    def org_location(self, org_name: str, org_id: str) -> OrgLocation:
         with self._lock:
-            location = self._org_locations.get(org_name)
+            location = self._org_locations.get(org_id)
             if location is None:
-                location = self._make_location(org_name)
-                self._org_locations[org_name] = location
+                location = self._make_location(org_name, org_id)
+                self._org_locations[org_id] = location
             return location
 
-    def _make_location(self, org_name: str) -> OrgLocation:
+    def _make_location(self, org_name: str, org_id: str) -> OrgLocation:
         if self.is_sqlite:
-            path = self.org_file(org_name)
+            path = self.org_file(org_name, org_id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            return OrgLocation(org_name, _sqlite_engine(f"sqlite:///{path}"), None)
+            return OrgLocation(org_name, org_id, _sqlite_engine(f"sqlite:///{path}"), None)
         schema = self.org_schema_name(org_name)
         engine = self._engine.execution_options(schema_translate_map={None: schema})
-        return OrgLocation(org_name, engine, schema)
+        return OrgLocation(org_name, org_id, engine, schema)
 
-    def create_org_storage(self, org_name: str) -> OrgLocation:
+    def create_org_storage(self, org_name: str, org_id: str) -> OrgLocation:
         if not self.is_sqlite:
+            schema = self.org_schema_name(org_name)
             with self._engine.begin() as conn:
-                conn.execute(sa.schema.CreateSchema(self.org_schema_name(org_name)))  # type: ignore[arg-type]
-        return self.org_location(org_name)
+                if sa.inspect(conn).has_schema(schema):  # type: ignore[arg-type]
+                    raise AlreadyExists(
+                        f"database schema {schema!r} already exists although no org {org_name!r} does; "
+                        "drop that schema or choose another org name", code="orgs.storage_exists")
+                conn.execute(sa.schema.CreateSchema(schema))  # type: ignore[arg-type]
+        return self.org_location(org_name, org_id)
 
-    def drop_org_storage(self, org_name: str) -> None:
+    def drop_org_storage(self, org_name: str, org_id: str) -> None:
         with self._lock:
-            location = self._org_locations.pop(org_name, None)
+            location = self._org_locations.pop(org_id, None)
         if self.is_sqlite:
             if location is not None:
                 location.engine.dispose()
             for suffix in ("", "-wal", "-shm"):
-                Path(str(self.org_file(org_name)) + suffix).unlink(missing_ok=True)
+                Path(str(self.org_file(org_name, org_id)) + suffix).unlink(missing_ok=True)
             return
         with self._engine.begin() as conn:
-            conn.execute(sa.schema.DropSchema(self.org_schema_name(org_name), cascade=True))  # type: ignore[arg-type]
+            conn.execute(sa.schema.DropSchema(self.org_schema_name(org_name), cascade=True,  # type: ignore[arg-type]
+                                              if_exists=True))
 
     def dispose(self) -> None:
         with self._lock:

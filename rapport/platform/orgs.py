@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from rapport.platform import tables
 from rapport.platform.db import Database
@@ -48,19 +49,23 @@ class OrgService:
                 f"org name {name!r} is not allowed: use 1-40 lower-case letters, digits and '_', "
                 "starting with a letter", code="orgs.bad_name")
         org = Org(new_id(), name, label or name.replace("_", " ").title(), utcnow())
-        with self.db.platform.begin() as conn:
-            exists = conn.execute(sa.select(tables.orgs.c.id).where(tables.orgs.c.name == name)).first()
-            if exists:
-                raise AlreadyExists(f"org {name!r} already exists", code="orgs.already_exists")
-            conn.execute(tables.orgs.insert().values(
-                id=org.id, name=org.name, label=org.label, created_at=org.created_at))
-            location = self.db.create_org_storage(name)
-            try:
-                with location.begin() as org_conn:
-                    tables.ORG_SYSTEM.create_all(org_conn)
-            except Exception:
-                self.db.drop_org_storage(name)
-                raise
+        taken = AlreadyExists(f"org {name!r} already exists", code="orgs.already_exists")
+        try:
+            with self.db.platform.begin() as conn:
+                exists = conn.execute(sa.select(tables.orgs.c.id).where(tables.orgs.c.name == name)).first()
+                if exists:
+                    raise taken
+                conn.execute(tables.orgs.insert().values(
+                    id=org.id, name=org.name, label=org.label, created_at=org.created_at))
+                location = self.db.create_org_storage(name, org.id)
+                try:
+                    with location.begin() as org_conn:
+                        tables.ORG_SYSTEM.create_all(org_conn)
+                except Exception:
+                    self.db.drop_org_storage(name, org.id)
+                    raise
+        except IntegrityError:  # another process created the same org a moment ago
+            raise taken from None
         return org
 
     def list(self) -> list[Org]:
@@ -80,8 +85,8 @@ class OrgService:
         org = self.get(name)
         target = export_org(self.db, org, export_dir)
         with self.db.platform.begin() as conn:
-            conn.execute(tables.orgs.delete().where(tables.orgs.c.name == name))
-        self.db.drop_org_storage(name)
+            conn.execute(tables.orgs.delete().where(tables.orgs.c.id == org.id))
+        self.db.drop_org_storage(org.name, org.id)
         return target
 
 
@@ -91,7 +96,7 @@ def export_org(db: Database, org: Org, export_dir: Path) -> Path:
     target = Path(export_dir) / f"{org.name}-{stamp}"
     target.mkdir(parents=True, exist_ok=False)
     (target / "org.json").write_text(json.dumps(org.to_dict(), indent=2) + "\n")
-    location = db.org_location(org.name)
+    location = db.org_location(org.name, org.id)
     with location.read() as conn:
         inspector = sa.inspect(conn)
         for table_name in sorted(inspector.get_table_names(schema=location.schema)):

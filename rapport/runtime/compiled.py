@@ -181,15 +181,19 @@ def compile_org(org_name: str, revision: int, bundle: Bundle) -> CompiledOrg:
 
 
 class ModelCache:
-    """Compiled revisions per process, keyed by ``(org, revision)``; least recently used out."""
+    """Compiled revisions per process, keyed by ``(org id, revision)``; least recently used out.
+
+    The org's id, not its name: an org deleted and created again under the same name
+    starts again at revision 1 and must not get the old org's model.
+    """
 
     def __init__(self, capacity: int = 64) -> None:
         self._items: OrderedDict[tuple[str, int], CompiledOrg] = OrderedDict()
         self._lock = threading.Lock()
         self.capacity = capacity
 
-    def get(self, org_name: str, revision: int, load_bundle: Any) -> CompiledOrg:
-        key = (org_name, revision)
+    def get(self, org_id: str, revision: int, load_bundle: Any, org_name: str) -> CompiledOrg:
+        key = (org_id, revision)
         with self._lock:
             compiled = self._items.get(key)
             if compiled is not None:
@@ -202,7 +206,7 @@ class ModelCache:
                 self._items.popitem(last=False)
         return compiled
 
-    def forget(self, org_name: str) -> None:
+    def forget(self, org_id: str) -> None:
         with self._lock:
-            for key in [k for k in self._items if k[0] == org_name]:
+            for key in [k for k in self._items if k[0] == org_id]:
                 del self._items[key]

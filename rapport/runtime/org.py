@@ -51,7 +51,7 @@ class OrgRuntime:
 
     def model_for(self, conn: Connection) -> CompiledOrg:
         number = revision_in_use(conn, self.location.schema)
-        return self.cache.get(self.name, number, lambda: _bundle_at(conn, number))
+        return self.cache.get(self.location.org_id, number, lambda: _bundle_at(conn, number), self.name)
 
     @contextmanager
     def transaction(self, tx: Tx | None = None) -> Iterator[Tx]:

@@ -87,3 +87,27 @@ def test_org_b_never_sees_org_a(org_factory: Any) -> None:
         b.metadata.diff(1, 2)
     # A's record is untouched by everything B tried
     assert records_a.get("deal", deal["id"])["amount"] == 6
+
+
+def test_a_re_created_org_is_a_new_org_in_every_process(app: Any, settings: Any, tmp_path: Path) -> None:
+    from rapport.platform.app import Rapport
+    from tests.support.bundles import make_object, minimal
+
+    name = f"reborn_{uuid.uuid4().hex[:8]}"
+    app.create_org(name)
+    app.org(name).metadata.apply(minimal(make_object("secret", {"name": "x", "label": "X", "type": "text"})),
+                                 author="t")
+    app.org(name).records().create("secret", {"x": "old tenant data"})
+    other = Rapport(settings)  # another process, warmed up on the old org
+    try:
+        assert other.org(name).query(QuerySpec("secret")).records[0]["x"] == "old tenant data"
+        app.delete_org(name, tmp_path / "exports")
+        app.create_org(name)
+        app.org(name).metadata.apply(minimal(make_object("other", {"name": "y", "label": "Y", "type": "text"})),
+                                     author="t")
+        with pytest.raises(NotFound) as caught:
+            other.org(name).query(QuerySpec("secret"))
+        assert caught.value.code == "records.unknown_object"
+        assert other.org(name).query(QuerySpec("other")).records == []
+    finally:
+        other.close()
