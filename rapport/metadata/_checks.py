@@ -91,6 +91,7 @@ def _renames(items: Sequence[ObjectDef] | Sequence[FieldDef], describe: Callable
         if old == item.name:
             yield Problem(f"{at(i)}/renamed_from", "metadata.bad_rename",
                           f"{describe(item.name)}: renamed_from {old!r} is its own name")
+
         elif old in claimed:
             yield Problem(f"{at(i)}/renamed_from", "metadata.bad_rename",
                           f"{describe(item.name)}: {old!r} is already renamed to "

@@ -143,10 +143,13 @@ def diff(old: Bundle, new: Bundle) -> list[Change]:
         if old_obj.name not in claimed:
             removals.append(ObjectRemoved(old_obj))
 
+    # A field that points at a renamed object points at the same records under its new name.
+    renamed = {old_obj.name: new_obj.name for old_obj, new_obj in matched if old_obj.name != new_obj.name}
     for old_obj, new_obj in matched:
         changed = _changed_keys(old_obj, new_obj, skip={"name", "fields", "renamed_from"})
         if changed:
             alterations.append(ObjectChanged(old_obj, new_obj, changed))
+        old_obj = replace(old_obj, fields=tuple(_follow_renames(f, renamed) for f in old_obj.fields))
         _diff_fields(old_obj, new_obj, renames, removals, additions, alterations)
 
     components = _diff_components(old, new)
@@ -173,6 +176,14 @@ def _diff_fields(old_obj: ObjectDef, new_obj: ObjectDef, renames: list[Change], 
     for old_field in old_obj.fields:
         if old_field.name not in claimed:
             removals.append(FieldRemoved(new_obj.name, old_field))
+
+
+def _follow_renames(field: FieldDef, renamed: dict[str, str]) -> FieldDef:
+    if field.target in renamed:
+        field = replace(field, target=renamed[field.target])
+    if field.child_object in renamed:
+        field = replace(field, child_object=renamed[field.child_object])
+    return field
 
 
 def _changed_keys(old: Any, new: Any, skip: set[str]) -> tuple[str, ...]:

@@ -326,3 +326,44 @@ def test_reserved_words_and_long_names_work_as_names(org: Any) -> None:
         record = org.records().create(name, {"select": "s", "group": "g", "x" * 39 + "1": "one"})
         assert org.records().get(name, record["id"])["group"] == "g"
         assert len(indexes(org, name)) == 5  # default sort + four field indexes, no name clash
+
+
+def test_renamed_names_are_free_again_and_lookups_follow_a_renamed_object(org: Any) -> None:
+    account = make_object("account", text("name", unique=True),
+                          {"name": "number", "label": "No", "type": "autonumber", "format": "A-{00}"})
+    contact = make_object("contact", text("name"), {"name": "account", "label": "Account", "type": "lookup",
+                                                    "target": "account"})
+    org.metadata.apply(minimal(account, contact), author="t")
+    acme = org.records().create("account", {"name": "Acme"})
+    org.records().create("contact", {"name": "Lee", "account": acme["id"]})
+    # rename account → customer: the lookup follows, its values stay
+    customer = {**account, "name": "customer", "renamed_from": "account"}
+    moved_contact = {**contact, "fields": [text("name"), {"name": "account", "label": "Account", "type": "lookup",
+                                                          "target": "customer"}]}
+    applied = org.metadata.apply(minimal(customer, moved_contact), author="t")
+    assert [s["step"] for s in applied.plan.step_dicts()] == ["RenameTable"]
+    from rapport.runtime.query import QuerySpec
+
+    lee = org.query(QuerySpec("contact", fields=("name", "account.name"))).records[0]
+    assert lee["account.name"] == "Acme"
+    # the old names (table, indexes, sequence) can be used by a new object and field
+    org.metadata.apply(minimal(customer, moved_contact, account), author="t")
+    assert org.records().create("account", {"name": "Acme"})["number"] == "A-01"
+    assert org.records().create("customer", {"name": "Globex"})["number"] == "A-02"
+    renamed_field = {**customer, "fields": [text("title", unique=True, renamed_from="name"), customer["fields"][1]]}
+    org.metadata.apply(minimal(renamed_field, moved_contact, account), author="t")
+    again = {**renamed_field, "fields": [*renamed_field["fields"], text("name", unique=True)]}
+    org.metadata.apply(minimal(again, moved_contact, account), author="t")
+    assert org.records().create("customer", {"title": "Initech", "name": "Initech"})["title"] == "Initech"
+
+
+def test_a_rename_whose_old_name_stays_in_the_bundle_is_refused(org: Any) -> None:
+    org.metadata.apply(minimal(make_object("a", text("x"))), author="t")
+    with pytest.raises(ConversionRefused) as caught:
+        org.metadata.apply(minimal(make_object("a", text("x")), make_object("b", text("x"), renamed_from="a")),
+                           author="t")
+    assert [(p.pointer, p.code) for p in caught.value.problems] == [
+        ("/objects/1/renamed_from", "schema.ambiguous_rename")]
+    with pytest.raises(ConversionRefused) as caught:
+        org.metadata.apply(minimal(make_object("a", text("x"), text("y", renamed_from="x"))), author="t")
+    assert [p.code for p in caught.value.problems] == ["schema.ambiguous_rename"]

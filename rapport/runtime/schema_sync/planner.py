@@ -9,6 +9,7 @@ from rapport.metadata.diff import (
     Change, ComponentChanged, FieldAdded, FieldChanged, FieldRemoved, FieldRenamed, ObjectAdded,
     ObjectChanged, ObjectRemoved, ObjectRenamed,
 )
+from rapport.metadata.model import Bundle
 from rapport.platform.errors import Problem
 from rapport.runtime.fields import FIELD_TYPES
 from rapport.runtime.schema_sync.alter import AlterColumn
@@ -93,6 +94,30 @@ def steps_for(changes: list[Change]) -> tuple[list[Step], list[Problem]]:
             case ComponentChanged():
                 steps.append(MetadataOnly(change.describe()))
     return steps, problems
+
+
+def rename_problems(old: Bundle, new: Bundle) -> list[Problem]:
+    """A rename whose old name the bundle also keeps is ambiguous: refuse it, don't guess.
+
+    (A ``renamed_from`` left in a bundle after its rename was applied is simply ignored:
+    the org has no object or field of that old name any more.)
+    """
+    problems = []
+    for i, obj in enumerate(new.objects):
+        before = old.object(obj.name)
+        if obj.renamed_from and before is None and old.object(obj.renamed_from) and new.object(obj.renamed_from):
+            problems.append(Problem(
+                f"/objects/{i}/renamed_from", "schema.ambiguous_rename",
+                f"object '{obj.name}' is renamed from '{obj.renamed_from}', but the bundle still has an object "
+                f"'{obj.renamed_from}'; rename in one apply, add the new object in the next"))
+        for j, f in enumerate(obj.fields if before is not None else ()):
+            if f.renamed_from and before.field(f.name) is None and before.field(f.renamed_from) \
+                    and obj.field(f.renamed_from):
+                problems.append(Problem(
+                    f"/objects/{i}/fields/{j}/renamed_from", "schema.ambiguous_rename",
+                    f"field '{obj.name}.{f.name}' is renamed from '{f.renamed_from}', but the object still has "
+                    f"a field '{f.renamed_from}'; rename in one apply, add the new field in the next"))
+    return problems
 
 
 def _field_steps(change: FieldChanged, steps: list[Step], problems: list[Problem]) -> None:

@@ -21,7 +21,7 @@ from rapport.metadata.revisions import Revision, add_revision, current_number, g
 from rapport.platform.errors import ConfirmationRequired, ConversionRefused, Problem
 from rapport.platform.settings import Settings
 from rapport.runtime.revision_lock import lock_for_change
-from rapport.runtime.schema_sync.planner import Plan, steps_for
+from rapport.runtime.schema_sync.planner import Plan, rename_problems, steps_for
 from rapport.runtime.schema_sync.steps import Inspection, Progress, StepContext
 
 BundleLoader = Any  # Callable[[dict], Bundle]
@@ -43,6 +43,7 @@ def run_plan(conn: Connection, schema: str | None, settings: Settings, old: Bund
     """Inspect and apply every step, in order, on ``conn`` (the caller commits or rolls back)."""
     changes = diff(old, new)
     steps, problems = steps_for(changes)
+    problems = rename_problems(old, new) + problems
     plan = Plan(changes, steps, problems=problems)
     ctx = StepContext(conn, schema, old, new, settings, current_number(conn) + 1)
     if progress is not None:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 from rapport.platform.errors import Problem
 from rapport.platform.settings import Settings
-from rapport.runtime.compiled import build_table, field_column, field_index, index_name
+from rapport.runtime.compiled import DEFAULT_SORT, build_table, field_column, field_index, index_name
 from rapport.runtime.fields import FIELD_TYPES
 from rapport.runtime.sequences import Sequences, sequence_key
 
@@ -86,6 +86,24 @@ class StepContext:
         inspector = sa.inspect(self.conn)
         return [ix["name"] for ix in inspector.get_indexes(table, schema=self.schema)
                 if ix["column_names"] == [column] and ix["name"]]
+
+    def rename_indexes(self, table: str) -> None:
+        """Give a renamed table's (or column's) indexes the names derived from the new names,
+        so the old names are free for a new object or field."""
+        for index in sa.inspect(self.conn).get_indexes(table, schema=self.schema):
+            columns, unique = index["column_names"], bool(index["unique"])
+            label = "default_sort" if tuple(columns) == DEFAULT_SORT else columns[0] if len(columns) == 1 else None
+            wanted = index_name(table, label, unique) if label else None
+            if wanted is None or wanted == index["name"]:
+                continue
+            if self.conn.dialect.name == "postgresql":
+                # no Alembic operation renames an index; both names are quoted by the dialect
+                quote = self.conn.dialect.identifier_preparer.quote
+                old = f"{quote(self.schema)}.{quote(index['name'])}" if self.schema else quote(index["name"])
+                self.conn.exec_driver_sql(f"ALTER INDEX {old} RENAME TO {quote(wanted)}")
+            else:
+                self.op.drop_index(index["name"], table_name=table, schema=self.schema)
+                self.op.create_index(wanted, table, list(columns), unique=unique, schema=self.schema)
 
     def batch(self, table: str) -> Any:
         """Alembic batch mode: plain ALTERs on PostgreSQL, a table rebuild on SQLite."""
@@ -176,6 +194,7 @@ class RenameTable(Step):
 
     def apply(self, ctx: StepContext) -> None:
         ctx.op.rename_table(self.old.name, self.new.name, schema=ctx.schema)
+        ctx.rename_indexes(self.new.name)
         for f in self.old.fields:
             if FIELD_TYPES[f.type].generates_value:
                 ctx.sequences.rename(sequence_key(self.old.name, f.name), sequence_key(self.new.name, f.name))
@@ -257,6 +276,7 @@ class RenameColumn(Step):
         if not field_type.stored:
             return
         ctx.op.alter_column(self.object, self.old.name, new_column_name=self.new.name, schema=ctx.schema)
+        ctx.rename_indexes(self.object)
         if field_type.generates_value:
             ctx.sequences.rename(sequence_key(self.object, self.old.name), sequence_key(self.object, self.new.name))
 
