@@ -27,6 +27,10 @@ def _pg_name(key: str) -> str:
     return "_seq_" + hashlib.sha1(key.encode()).hexdigest()[:40]
 
 
+def _qualified(sequence: sa.Sequence, conn: Connection) -> str:
+    return conn.dialect.identifier_preparer.format_sequence(sequence)
+
+
 class Sequences:
     def __init__(self, conn: Connection, schema: str | None) -> None:
         self.conn = conn
@@ -61,6 +65,18 @@ class Sequences:
             self.conn.execute(sa.schema.DropSequence(self._sequence(key), if_exists=True))
             return
         self.conn.execute(sequences.delete().where(sequences.c.name == key))
+
+    def advance_to(self, key: str, value: int) -> None:
+        """Make the next number at least ``value + 1`` (numbers restored from elsewhere)."""
+        if self.native:
+            sequence = self._sequence(key)
+            current = sa.select(sa.literal_column("last_value")).select_from(
+                sa.table(_pg_name(key), schema=self.schema)).scalar_subquery()
+            self.conn.execute(sa.select(sa.func.setval(sa.literal(_qualified(sequence, self.conn)),
+                                                       sa.func.greatest(current, value))))
+            return
+        self.conn.execute(sequences.update().where(sequences.c.name == key, sequences.c.value < value)
+                          .values(value=value))
 
     def next_values(self, key: str, count: int) -> list[int]:
         if count <= 0:

@@ -131,10 +131,13 @@ def test_widening_is_safe_and_narrowing_needs_confirmation_then_restores(people:
     rows = people_by_name(people)
     assert rows["Dee"]["code"] == "DDD" and rows["Bob"]["code"] == "B-2" and rows["Ann"]["code"] == "A-1"
     entry = people.metadata.trash()[0]
-    assert (entry["kind"], entry["field"], entry["rows"]) == ("field", "code", 2)
-    people.metadata.restore(entry["id"], author="test")
+    assert (entry["kind"], entry["field"], entry["rows"]) == ("values", "code", 2)
+    people.records().update("person", rows["Bob"]["id"], {"code": "B-3"})  # edited since: kept
+    restored = people.metadata.restore(entry["id"], author="test")
+    assert restored.notes == ("1 record(s) changed since the narrowing kept their current value",)
     rows = people_by_name(people)
-    assert rows["Dee"]["code"] == "D" * 90 and rows["Bob"]["code"] == "B-22"
+    assert rows["Dee"]["code"] == "D" * 90 and rows["Bob"]["code"] == "B-3"
+    assert people.metadata.bundle().object("person").field("code").max_length == 90  # as before the cut
 
 
 def test_precision_change_rounds_only_with_confirmation(people: Any) -> None:
@@ -367,3 +370,52 @@ def test_a_rename_whose_old_name_stays_in_the_bundle_is_refused(org: Any) -> Non
     with pytest.raises(ConversionRefused) as caught:
         org.metadata.apply(minimal(make_object("a", text("x"), text("y", renamed_from="x"))), author="t")
     assert [p.code for p in caught.value.problems] == ["schema.ambiguous_rename"]
+
+
+def test_restore_follows_renames_keeps_numbers_and_refuses_a_taken_name(org: Any) -> None:
+    number = {"name": "number", "label": "No", "type": "autonumber", "format": "T-{000}"}
+    org.metadata.apply(minimal(make_object("ticket", text("title", required=True), number)), author="t")
+    org.records().create_many("ticket", [{"title": f"t{i}"} for i in range(3)])
+    # delete the required title, then rename the object: restore finds it under its new name
+    org.metadata.apply(minimal(make_object("ticket", number)), author="t", confirm_data_loss=True)
+    [entry] = org.metadata.trash()
+    org.metadata.apply(minimal(make_object("case", number, renamed_from="ticket")), author="t")
+    org.records().create("case", {})  # a record created meanwhile has no title
+    restored = org.metadata.restore(entry["id"], author="t")
+    assert "restored as optional" in restored.notes[0]
+    from rapport.runtime.query import QuerySpec
+
+    rows = org.query(QuerySpec("case", sort=("number",), fields=("title", "number"))).records
+    assert [(r["title"], r["number"]) for r in rows] == [("t0", "T-001"), ("t1", "T-002"), ("t2", "T-003"),
+                                                          (None, "T-004")]
+    # delete the object, restore it: its numbers continue after the highest
+    org.metadata.apply(minimal(make_object("other", text("x"))), author="t", confirm_data_loss=True)
+    entry = next(e for e in org.metadata.trash() if e["kind"] == "object")
+    org.metadata.apply(minimal(make_object("other", text("x")), make_object("case", text("x"))), author="t")
+    with pytest.raises(Conflict) as caught:
+        org.metadata.restore(entry["id"], author="t")
+    assert caught.value.code == "schema.restore_conflict"
+    org.metadata.apply(minimal(make_object("other", text("x"))), author="t", confirm_data_loss=True)
+    org.metadata.restore(entry["id"], author="t")
+    assert org.records().create("case", {})["number"] == "T-005"
+
+
+def test_restoring_a_field_whose_name_is_taken_again_is_refused(people: Any) -> None:
+    change(people, lambda b: drop_field(b, "person", "code"), confirm_data_loss=True)
+    change(people, lambda b: obj(b, "person")["fields"].append(text("code")))
+    with pytest.raises(Conflict) as caught:
+        people.metadata.restore(people.metadata.trash()[0]["id"], author="t")
+    assert caught.value.code == "schema.restore_conflict"
+
+
+def test_revert_undoes_chains_of_renames_across_revisions(org: Any) -> None:
+    org.metadata.apply(minimal(make_object("a", text("f"))), author="t")
+    org.records().create("a", {"f": "kept"})
+    org.metadata.apply(minimal(make_object("b", text("g", renamed_from="f"), renamed_from="a")), author="t")
+    org.metadata.apply(minimal(make_object("c", text("h", renamed_from="g"), renamed_from="b")), author="t")
+    applied = org.metadata.revert(1, author="t")  # no confirmation: nothing is lost
+    steps = [s["step"] for s in applied.plan.step_dicts()]
+    assert steps[:2] == ["RenameTable", "RenameColumn"] and set(steps[2:]) == {"MetadataOnly"}  # labels
+    from rapport.runtime.query import QuerySpec
+
+    assert [r["f"] for r in org.query(QuerySpec("a")).records] == ["kept"]

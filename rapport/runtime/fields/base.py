@@ -172,6 +172,10 @@ class FieldType:
         """Values for a value-generating type, from allocated sequence numbers."""
         raise NotImplementedError
 
+    def sequence_number(self, field: FieldDef, value: Any) -> int | None:
+        """The sequence number a generated value was made from (to continue after it)."""
+        return None
+
 
 def check_text(text: str) -> str:
     """Text a database can store: valid UTF-8 (no lone surrogates) and no NUL character."""

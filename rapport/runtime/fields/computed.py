@@ -107,9 +107,20 @@ class AutonumberType(FieldType):
         raise FieldValueError("records.wrong_type", f"expected text like {field.format!r}, got {value!r}")
 
     def generate(self, field: FieldDef, numbers: list[int]) -> list[Any]:
-        fmt = field.format or "{0}"
-        match = AUTONUMBER_PLACEHOLDER.search(fmt)
-        assert match is not None  # checked when the metadata was loaded
-        width = len(match.group(1))
-        head, tail = fmt[: match.start()], fmt[match.end():]
+        head, width, tail = _parts(field)
         return [f"{head}{n:0{width}d}{tail}" for n in numbers]
+
+    def sequence_number(self, field: FieldDef, value: Any) -> int | None:
+        head, _, tail = _parts(field)
+        if not isinstance(value, str) or not value.startswith(head) or not value.endswith(tail):
+            return None
+        digits = value[len(head): len(value) - len(tail) if tail else None]
+        return int(digits) if digits.isdigit() else None
+
+
+def _parts(field: FieldDef) -> tuple[str, int, str]:
+    """``INV-{0000}-X`` → ("INV-", 4, "-X")."""
+    fmt = field.format or "{0}"
+    match = AUTONUMBER_PLACEHOLDER.search(fmt)
+    assert match is not None  # checked when the metadata was loaded
+    return fmt[: match.start()], len(match.group(1)), fmt[match.end():]

@@ -136,7 +136,8 @@ class AlterColumn(Step):
             return
         scan = self._scan or self._scan_rows(ctx)
         if scan.lossy:
-            move_values_aside(ctx, self.object, self.old, scan.lossy, len(scan.lossy))
+            move_values_aside(ctx, self.object, self.old, scan.lossy, len(scan.lossy), kind="values",
+                              definition={"field": self.old.to_dict(), "narrowed_to": self.new.to_dict()})
         dialect = ctx.conn.dialect
         old_sql = self.old_type.column_type(self.old).compile(dialect=dialect)
         new_sql = self.new_type.column_type(self.new).compile(dialect=dialect)

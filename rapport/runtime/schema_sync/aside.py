@@ -21,6 +21,7 @@ from rapport.platform.sqltypes import utcnow
 from rapport.platform.tables import trash
 from rapport.runtime.fields import FIELD_TYPES
 from rapport.runtime.schema_sync.steps import Inspection, Safety, Step, StepContext
+from rapport.runtime.sequences import sequence_key
 
 
 def _next_trash_id(conn: Connection) -> int:
@@ -34,8 +35,13 @@ def aside_values_table(name: str, schema: str | None) -> sa.Table:
 
 
 def move_values_aside(ctx: StepContext, object_name: str, field: FieldDef,
-                      rows: Iterable[tuple[str, Any]], row_count: int) -> int:
-    """Copy ``(id, value)`` rows into a new aside table and record it in ``_trash``."""
+                      rows: Iterable[tuple[str, Any]], row_count: int, *, kind: str = "field",
+                      definition: dict[str, Any] | None = None) -> int:
+    """Copy ``(id, value)`` rows into a new aside table and record it in ``_trash``.
+
+    ``kind`` is "field" for a deleted field (``definition``: the field), "values" for the
+    values a narrowing cuts (``definition``: the field before and after).
+    """
     trash_id = _next_trash_id(ctx.conn)
     table = aside_values_table(f"_aside_{trash_id}", ctx.schema)
     table.create(ctx.conn)
@@ -48,7 +54,7 @@ def move_values_aside(ctx: StepContext, object_name: str, field: FieldDef,
             batch = []
     if batch:
         ctx.conn.execute(table.insert(), batch)
-    _record(ctx, trash_id, "field", object_name, field.name, field.to_dict(), table.name, row_count)
+    _record(ctx, trash_id, kind, object_name, field.name, definition or field.to_dict(), table.name, row_count)
     return trash_id
 
 
@@ -93,6 +99,7 @@ class DropColumn(Step):
             ctx.op.drop_index(name, table_name=self.object, schema=ctx.schema)
         with ctx.batch(self.object) as batch:
             batch.drop_column(self.field.name)
+        _drop_sequences(ctx, self.object, (self.field,))
 
 
 @dataclass
@@ -112,7 +119,15 @@ class DropTable(Step):
         aside = copy_table(ctx.conn, live, f"_aside_{trash_id}", ctx.schema)
         rows = ctx.count(self.obj.name)
         ctx.op.drop_table(self.obj.name, schema=ctx.schema)
+        _drop_sequences(ctx, self.obj.name, self.obj.fields)
         _record(ctx, trash_id, "object", self.obj.name, None, self.obj.to_dict(), aside.name, rows)
+
+
+def _drop_sequences(ctx: StepContext, object_name: str, fields: Iterable[FieldDef]) -> None:
+    """The numbers live on in the moved-aside copy; a restore continues after the highest."""
+    for f in fields:
+        if FIELD_TYPES[f.type].generates_value:
+            ctx.sequences.drop(sequence_key(object_name, f.name))
 
 
 def copy_table(conn: Connection, source: sa.Table, name: str, schema: str | None,

@@ -31,6 +31,7 @@ BundleLoader = Any  # Callable[[dict], Bundle]
 class Applied:
     revision: Revision | None  # None when the bundle changed nothing
     plan: Plan
+    notes: tuple[str, ...] = ()  # what the caller should know (e.g. from a restore)
 
 
 def current_bundle(conn: Connection, load: BundleLoader) -> Bundle:

@@ -241,18 +241,19 @@ class AddColumn(Step):
                                 schema=ctx.schema)
         _ensure_sequences(ctx, self.object, (self.field,))
         if field_type.generates_value:
-            _number_existing_rows(ctx, self.object, self.field)
+            number_blank_rows(ctx.conn, ctx.schema, self.object, self.field)  # existing records, oldest first
 
 
-def _number_existing_rows(ctx: StepContext, object_name: str, f: FieldDef) -> None:
-    """A new autonumber numbers the records that exist, oldest first."""
-    t = sa.table(object_name, sa.column("id"), sa.column("created_at"), sa.column(f.name), schema=ctx.schema)
-    ids = list(ctx.conn.execute(sa.select(t.c.id).order_by(t.c.created_at, t.c.id)).scalars())
+def number_blank_rows(conn: Connection, schema: str | None, object_name: str, f: FieldDef) -> None:
+    """Give records without a number the next numbers of ``f``'s sequence, oldest first."""
+    t = sa.table(object_name, sa.column("id"), sa.column("created_at"), sa.column(f.name), schema=schema)
+    ids = list(conn.execute(sa.select(t.c.id).where(t.c[f.name].is_(None)).order_by(t.c.created_at, t.c.id))
+               .scalars())
     if not ids:
         return
-    numbers = ctx.sequences.next_values(sequence_key(object_name, f.name), len(ids))
+    numbers = Sequences(conn, schema).next_values(sequence_key(object_name, f.name), len(ids))
     values = FIELD_TYPES[f.type].generate(f, numbers)
-    ctx.conn.execute(
+    conn.execute(
         t.update().where(t.c.id == sa.bindparam("_id")).values({f.name: sa.bindparam("_value")}),
         [{"_id": i, "_value": v} for i, v in zip(ids, values)],
     )
