@@ -419,3 +419,32 @@ def test_revert_undoes_chains_of_renames_across_revisions(org: Any) -> None:
     from rapport.runtime.query import QuerySpec
 
     assert [r["f"] for r in org.query(QuerySpec("a")).records] == ["kept"]
+
+
+def test_booleans_change_type_in_both_directions(org: Any) -> None:
+    flag = {"name": "flag", "label": "Flag", "type": "boolean"}
+    count = {"name": "count", "label": "Count", "type": "integer"}
+    org.metadata.apply(minimal(make_object("t", text("name"), flag, count)), author="t")
+    org.records().create_many("t", [{"name": "yes", "flag": True, "count": 1}, {"name": "blank", "flag": False}])
+    org.metadata.apply(minimal(make_object("t", text("name"), {**flag, "type": "text"},
+                                           {**count, "type": "boolean"})), author="t")
+    from rapport.runtime.query import QuerySpec
+
+    rows = {r["name"]: r for r in org.query(QuerySpec("t")).records}
+    assert (rows["yes"]["flag"], rows["blank"]["flag"]) == ("true", "false")
+    assert (rows["yes"]["count"], rows["blank"]["count"]) == (True, False)  # no value became false
+    created = org.records().create("t", {"name": "new"})
+    assert created["flag"] is None and created["count"] is False
+
+
+def test_changes_that_would_duplicate_unique_values_are_refused(org: Any) -> None:
+    org.metadata.apply(minimal(make_object("t", text("code", unique=True, max_length=10))), author="t")
+    org.records().create_many("t", [{"code": "abcX"}, {"code": "abcY"}])
+    with pytest.raises(ConversionRefused) as caught:
+        org.metadata.apply(minimal(make_object("t", text("code", unique=True, max_length=3))), author="t",
+                           confirm_data_loss=True)
+    assert [p.code for p in caught.value.problems] == ["schema.duplicates_exist"]
+    with pytest.raises(ConversionRefused) as caught:
+        org.metadata.apply(minimal(make_object("t", text("code", unique=True, max_length=10),
+                                               text("slug", unique=True, default="x"))), author="t")
+    assert [p.code for p in caught.value.problems] == ["schema.duplicates_exist"]

@@ -33,6 +33,7 @@ class _Scan:
     lossy: list[tuple[str, Any]] = field(default_factory=list)  # id, old value
     failed: list[tuple[str, str]] = field(default_factory=list)  # id, reason
     blanks: list[str] = field(default_factory=list)
+    finals: dict[Any, list[str]] = field(default_factory=dict)  # unique fields: value → ids
     scanned: int = 0
 
 
@@ -103,6 +104,8 @@ class AlterColumn(Step):
                     continue
                 if converted.lossy:
                     scan.lossy.append((record_id, value))
+                if self.new.unique and converted.value is not None:
+                    scan.finals.setdefault(converted.value, []).append(record_id)
                 if converted.value != value or self.type_changes:
                     scan.converted.append((record_id, value, converted.value))
         if self.becomes_required:
@@ -123,6 +126,13 @@ class AlterColumn(Step):
                 f"field '{self.object}.{self.new.name}': {len(scan.failed)} records cannot be converted to "
                 f"{self.new.type} (ids: {_ids([i for i, _ in scan.failed])}). For example — {examples}",
                 hint="fix or clear those values first, or choose another type"))
+        clashes = [i for ids in scan.finals.values() if len(ids) > 1 for i in ids]
+        if clashes:
+            refusals.append(Problem(
+                at + "/unique", "schema.duplicates_exist",
+                f"field '{self.object}.{self.new.name}' must stay unique, but after the change "
+                f"{len(clashes)} records would share a value (ids: {_ids(clashes)})",
+                hint="make those values differ first, or drop 'unique'"))
         if scan.blanks:
             refusals.append(Problem(
                 at + "/required", "schema.blank_values_exist",
@@ -141,14 +151,28 @@ class AlterColumn(Step):
         dialect = ctx.conn.dialect
         old_sql = self.old_type.column_type(self.old).compile(dialect=dialect)
         new_sql = self.new_type.column_type(self.new).compile(dialect=dialect)
-        if old_sql != new_sql or self.old_type.nullable(self.old) != self.new_type.nullable(self.new):
+        nullable = self.new_type.nullable(self.new)
+        if old_sql != new_sql or self.old_type.nullable(self.old) != nullable:
             self._alter_type(ctx, rewrite=self.type_changes)
         if scan.converted:
             self._write_values(ctx, scan)
+        if not nullable and self.old_type.nullable(self.old):
+            self._fill_blanks_and_forbid_null(ctx)
 
     def _alter_type(self, ctx: StepContext, rewrite: bool) -> None:
+        """The column's new type; it stays nullable until its values are written."""
         new_column_type = self.new_type.column_type(self.new)
-        kwargs: dict[str, Any] = {"type_": new_column_type, "existing_type": self.old_type.column_type(self.old)}
+        old_column_type = self.old_type.column_type(self.old)
+        if not self.old_type.nullable(self.old):
+            with ctx.batch(self.object) as batch:  # first, so the rewrite below may pass through NULL
+                batch.alter_column(self.old.name, existing_type=old_column_type, nullable=True)
+        kwargs: dict[str, Any] = {"type_": new_column_type, "existing_type": old_column_type,
+                                  "existing_nullable": True}
+        old_default = self.old_type.server_default(self.old)
+        new_default = self.new_type.server_default(self.new)
+        if old_default is not None or new_default is not None:
+            kwargs["server_default"] = None if new_default is None else sa.text(
+                str(new_default.compile(dialect=ctx.conn.dialect)))
         if ctx.conn.dialect.name == "postgresql":
             # on a change of type every value is rewritten from Python right after (a SQL cast
             # could fail on text → number); otherwise the column casts to its new size
@@ -157,6 +181,15 @@ class AlterColumn(Step):
             kwargs["postgresql_using"] = str(cast.compile(dialect=ctx.conn.dialect))
         with ctx.batch(self.object) as batch:
             batch.alter_column(self.old.name, **kwargs)
+
+    def _fill_blanks_and_forbid_null(self, ctx: StepContext) -> None:
+        """A type that is never blank (boolean): records without a value get its default."""
+        column_type = self.new_type.column_type(self.new)
+        table = sa.table(self.object, sa.column(self.new.name, column_type), schema=ctx.schema)
+        ctx.conn.execute(table.update().where(table.c[self.new.name].is_(None))
+                         .values({self.new.name: self.new_type.default_value(self.new)}))
+        with ctx.batch(self.object) as batch:
+            batch.alter_column(self.new.name, existing_type=column_type, nullable=False)
 
     def _write_values(self, ctx: StepContext, scan: _Scan) -> None:
         table = sa.Table(self.object, sa.MetaData(schema=ctx.schema), sa.Column("id", sa.String(36)),

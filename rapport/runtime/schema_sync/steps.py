@@ -223,6 +223,12 @@ class AddColumn(Step):
                 f"field '{self.object}.{self.field.name}' is required, but the {rows} existing records would have "
                 "no value", hint="give the field a default (it fills the existing records), or add it as "
                 "optional, fill it in, then make it required"))
+        if rows > 1 and self.field.unique and field_type.writable \
+                and field_type.default_value(self.field) is not None:
+            refusals.append(Problem(
+                f"/objects/{self.object}/fields/{self.field.name}/unique", "schema.duplicates_exist",
+                f"field '{self.object}.{self.field.name}' is unique, but its default would give the {rows} "
+                "existing records the same value", hint="add it without 'unique' or without a default"))
         return Inspection(affected_rows=rows, refusals=refusals)
 
     def apply(self, ctx: StepContext) -> None:
