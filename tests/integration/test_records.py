@@ -232,3 +232,65 @@ def test_a_cycle_of_cascading_lookups_is_deleted_once(org: Any) -> None:
     records.create("node", {"name": "other"})
     records.delete("node", a["id"])
     assert count(org, "node") == 1
+
+
+def test_update_many_is_batched_and_all_or_nothing(sales: Any) -> None:
+    records = sales.records()
+    made = records.create_many("account", [{"name": f"A{i}"} for i in range(200)])
+    statements: list[str] = []
+    engine = sales.location.engine
+
+    def count_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count_statement)
+    try:
+        records.update_many("account", [{"id": r["id"], "employees": i} for i, r in enumerate(made)])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count_statement)
+    assert len([s for s in statements if s.lstrip().upper().startswith("UPDATE")]) == 1
+    assert len(statements) <= 6  # revision, load, checks, one UPDATE
+    changes = [{"id": r["id"], "employees": 1} for r in made[:3]] + [{"id": made[3]["id"], "employees": -1}]
+    with pytest.raises(ValidationFailed) as caught:
+        records.update_many("account", changes)
+    assert codes(caught.value) == [("/3/employees", "records.out_of_range")]
+    assert records.get("account", made[0]["id"])["employees"] == 0
+
+
+def test_set_null_is_recorded_in_history_and_undelete_needs_the_master(org: Any) -> None:
+    org.metadata.apply(minimal(
+        make_object("team", {"name": "name", "label": "Name", "type": "text"}, soft_delete=True),
+        make_object("member", {"name": "team", "label": "Team", "type": "lookup", "target": "team",
+                               "track_history": True}, soft_delete=True),
+        make_object("seat", {"name": "team", "label": "Team", "type": "master_detail", "target": "team"},
+                    soft_delete=True),
+    ), author="t")
+    records = org.records()
+    team = records.create("team", {"name": "red"})
+    member = records.create("member", {"team": team["id"]})
+    seat = records.create("seat", {"team": team["id"]})
+    records.delete("team", team["id"])
+    with pytest.raises(Conflict) as caught:
+        records.undelete("seat", seat["id"])
+    assert caught.value.code == "records.parent_deleted"
+    records.undelete("team", team["id"])
+    records.undelete("seat", seat["id"])
+    hard = minimal(make_object("team", {"name": "name", "label": "Name", "type": "text"}),
+                   make_object("member", {"name": "team", "label": "Team", "type": "lookup", "target": "team",
+                                          "track_history": True}, soft_delete=True))
+    org.metadata.apply(hard, author="t", confirm_data_loss=True)
+    records.delete("team", team["id"])
+    assert records.get("member", member["id"])["team"] is None
+    with org.reading() as tx:
+        rows = tx.conn.execute(sa.select(history.c.old_value, history.c.new_value)
+                               .where(history.c.record_id == member["id"])).all()
+    assert [tuple(r) for r in rows] == [(team["id"], None)]
+
+
+def test_a_required_lookup_cannot_be_emptied_by_deleting_its_record(org: Any) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        org.metadata.apply(minimal(make_object("a", {"name": "x", "label": "X", "type": "text"}),
+                                   make_object("b", {"name": "a", "label": "A", "type": "lookup", "target": "a",
+                                                     "required": True})), author="t")
+    assert [(p.pointer, p.code) for p in caught.value.problems] == [("/objects/1/fields/0/on_delete",
+                                                                     "metadata.invalid")]

@@ -42,6 +42,10 @@ class LookupType(FieldType):
                           f"field '{field.name}' of object '{obj.name}' points at object "
                           f"{field.target!r}, which is not in the bundle (objects: {known})")
             return
+        if field.required and self.on_delete(field) is OnDelete.SET_NULL:
+            yield Problem(at + "/on_delete", "metadata.invalid",
+                          f"field '{field.name}' of object '{obj.name}' is required, so it cannot be emptied "
+                          "when its record is deleted: set on_delete to 'restrict' or 'cascade'")
         if field.relationship_name:
             for other in bundle.objects:
                 for f in other.fields:

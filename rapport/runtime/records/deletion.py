@@ -19,8 +19,9 @@ from rapport.metadata.model import OnDelete
 from rapport.platform.actor import Actor
 from rapport.platform.errors import Conflict, InvalidRequest, NotFound
 from rapport.platform.sqltypes import utcnow
-from rapport.runtime.compiled import CompiledObject
+from rapport.runtime.compiled import CompiledField, CompiledObject
 from rapport.platform.errors import ProblemCollector
+from rapport.runtime.records.history import write_history_rows
 from rapport.runtime.records.hooks import HookPoint, Hooks, SaveContext
 
 MAX_CASCADE_DEPTH = 16
@@ -65,10 +66,7 @@ def delete_rows(tx: Any, obj: CompiledObject, rows: list[dict[str, Any]], actor:
             children = [dict(r) for r in tx.conn.execute(sa.select(child.table).where(*live)).mappings()]
             deleted += delete_rows(tx, child, children, actor, hooks, depth + 1, seen)
         elif not soft:
-            now = utcnow()
-            tx.conn.execute(child.table.update().where(*live).values(
-                {ref.name: None, "version": child.table.c.version + 1, "updated_at": now,
-                 "updated_by": actor.id}))
+            _set_null(tx, child, ref, live, actor)
     if soft:
         now = utcnow()
         tx.conn.execute(obj.table.update().where(obj.table.c.id.in_(ids)).values(
@@ -77,6 +75,16 @@ def delete_rows(tx: Any, obj: CompiledObject, rows: list[dict[str, Any]], actor:
         tx.conn.execute(obj.table.delete().where(obj.table.c.id.in_(ids)))
     hooks.run(HookPoint.AFTER_DELETE, contexts)
     return deleted + len(rows)
+
+
+def _set_null(tx: Any, child: CompiledObject, ref: CompiledField, live: list[Any], actor: Actor) -> None:
+    """Empty the children's lookup (their version goes up; tracked lookups get history)."""
+    table, now = child.table, utcnow()
+    if any(tracked.name == ref.name for tracked in child.tracked):
+        rows = tx.conn.execute(sa.select(table.c.id, table.c[ref.name]).where(*live)).all()
+        write_history_rows(tx.conn, child, ref, [(record_id, old, None) for record_id, old in rows], actor, now)
+    tx.conn.execute(table.update().where(*live).values(
+        {ref.name: None, "version": table.c.version + 1, "updated_at": now, "updated_by": actor.id}))
 
 
 def undelete_row(tx: Any, obj: CompiledObject, record_id: str, actor: Actor) -> dict[str, Any]:
@@ -89,6 +97,16 @@ def undelete_row(tx: Any, obj: CompiledObject, record_id: str, actor: Actor) -> 
         raise NotFound(f"object '{obj.name}' has no record with id {record_id!r}", code="records.not_found")
     if not row["is_deleted"]:
         raise Conflict(f"record {record_id} of object '{obj.name}' is not deleted", code="records.not_deleted")
+    for ref in obj.references:  # a detail record cannot come back without its master
+        parent = tx.model.objects.get(ref.defn.target or "")
+        if ref.type.on_delete(ref.defn) is not OnDelete.CASCADE or parent is None or row[ref.name] is None:
+            continue
+        query = sa.select(parent.table.c.id).where(parent.table.c.id == row[ref.name])
+        if "is_deleted" in parent.table.c:
+            query = query.where(parent.table.c.is_deleted == sa.false())
+        if tx.conn.execute(query).first() is None:
+            raise Conflict(f"record {record_id} of object '{obj.name}' belongs to '{parent.name}' "
+                           f"{row[ref.name]}, which is deleted: undelete that first", code="records.parent_deleted")
     now = utcnow()
     values = {"is_deleted": False, "version": row["version"] + 1, "updated_at": now, "updated_by": actor.id}
     tx.conn.execute(table.update().where(table.c.id == record_id).values(**values))

@@ -11,19 +11,22 @@ transaction: a failed write leaves no trace.
 from __future__ import annotations
 
 from typing import Any
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from rapport.platform.actor import Actor
-from rapport.platform.errors import InvalidRequest, NotFound, ProblemCollector, StaleVersion, ValidationFailed
+from rapport.platform.errors import (
+    Conflict, InvalidRequest, NotFound, ProblemCollector, RapportError, StaleVersion, ValidationFailed,
+)
 from rapport.platform.ids import new_id
 from rapport.platform.sqltypes import utcnow
 from rapport.runtime.compiled import CompiledObject
 from rapport.runtime.records import checks
 from rapport.runtime.records.deletion import delete_rows, undelete_row
-from rapport.runtime.records.history import write_history
+from rapport.platform.tables import history
+from rapport.runtime.records.history import history_rows
 from rapport.runtime.records.hooks import HookPoint, SaveContext
 from rapport.runtime.records.serialize import serializer
 from rapport.runtime.sequences import Sequences, sequence_key
@@ -128,19 +131,35 @@ class RecordService:
                                             prior, errors, at))
             self._before_save(contexts, errors)
             self._validate(tx, obj, contexts, errors)
-            now = utcnow()
-            changed_contexts = []
-            for ctx in contexts:
-                changes = {k: v for k, v in ctx.record.items() if ctx.prior is not None and ctx.prior.get(k) != v}
-                if not changes:
-                    continue
-                assert ctx.prior is not None
-                ctx.record.update(updated_at=now, updated_by=self.actor.id, version=ctx.prior["version"] + 1)
-                _write_update(tx.conn, obj, ctx.prior, {**changes, "updated_at": now, "updated_by": self.actor.id})
-                write_history(tx.conn, obj, ctx.prior, ctx.record, self.actor, now)
-                changed_contexts.append(ctx)
+            changed_contexts = self._write_updates(tx, obj, contexts)
             self._after_write(tx, changed_contexts)
             return [serializer(obj)(ctx.record) for ctx in contexts]
+
+    def _write_updates(self, tx: Any, obj: CompiledObject, contexts: list[SaveContext]) -> list[SaveContext]:
+        """Step 6 of an update: one executemany per set of changed columns, history in one insert.
+
+        Records whose values did not change are not written (their version stays).
+        """
+        now = utcnow()
+        stamp = {"updated_at": now, "updated_by": self.actor.id}
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        history_rows_: list[dict[str, Any]] = []
+        changed: list[SaveContext] = []
+        for ctx in contexts:
+            prior = ctx.prior or {}
+            changes = {k: v for k, v in ctx.record.items() if prior.get(k) != v}
+            if not changes:
+                continue
+            ctx.record.update(stamp, version=prior["version"] + 1)
+            groups.setdefault(tuple(sorted(changes)), []).append(
+                {**{f"_v_{k}": v for k, v in changes.items()}, "_id": prior["id"], "_version": prior["version"]})
+            history_rows_ += history_rows(obj, prior, ctx.record, self.actor, now)
+            changed.append(ctx)
+        for columns, rows in groups.items():
+            _write_update_group(tx.conn, obj, columns, rows, stamp)
+        if history_rows_:
+            tx.conn.execute(history.insert(), history_rows_)
+        return changed
 
     def _load(self, tx: Any, obj: CompiledObject, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Step 1: the prior rows, locked on PostgreSQL until commit."""
@@ -226,18 +245,23 @@ def _insert(conn: Any, obj: CompiledObject, records: list[dict[str, Any]], batch
         raise _integrity(obj, error) from None
 
 
-def _write_update(conn: Any, obj: CompiledObject, prior: dict[str, Any], values: dict[str, Any]) -> None:
+def _write_update_group(conn: Any, obj: CompiledObject, columns: tuple[str, ...], rows: list[dict[str, Any]],
+                        stamp: dict[str, Any]) -> None:
+    """Update ``rows`` (the same columns changed in each) with one executemany; each row still
+    checks its version, so no concurrent change is overwritten."""
     table = obj.table
     statement = (table.update()
-                 .where(table.c.id == prior["id"], table.c.version == prior["version"])
-                 .values(**values, version=prior["version"] + 1))
+                 .where(table.c.id == sa.bindparam("_id"), table.c.version == sa.bindparam("_version"))
+                 .values({**{c: sa.bindparam(f"_v_{c}", type_=table.c[c].type) for c in columns},
+                          "version": table.c.version + 1, **stamp}))
     try:
-        result = conn.execute(statement)
+        result = conn.execute(statement, rows)
     except IntegrityError as error:
         raise _integrity(obj, error) from None
-    if result.rowcount != 1:
-        raise StaleVersion(f"record {prior['id']} of object '{obj.name}' was changed by someone else meanwhile; "
-                           "reload it and apply your change again", details={"id": prior["id"]})
+    if result.rowcount not in (-1, len(rows)):
+        ids = ", ".join(r["_id"] for r in rows[:5])
+        raise StaleVersion(f"a record of object '{obj.name}' ({ids}) was changed by someone else meanwhile; "
+                           "reload it and apply your change again")
 
 
 def _check_version(obj: CompiledObject, prior: dict[str, Any], expected: Any) -> None:
@@ -276,11 +300,11 @@ def _not_found(obj: CompiledObject, record_id: str) -> NotFound:
     return NotFound(f"object '{obj.name}' has no record with id {record_id!r}", code="records.not_found")
 
 
-def _integrity(obj: CompiledObject, error: IntegrityError) -> ValidationFailed:
-    # a concurrent writer took a unique value between our check and our write
-    return ValidationFailed(f"the {obj.name} record could not be saved: a unique value is already taken "
-                            f"({error.orig})", code="records.duplicate_value")
-
-
-def ids_of(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    return [r["id"] for r in records]
+def _integrity(obj: CompiledObject, error: IntegrityError) -> RapportError:
+    text = str(error.orig).lower()
+    if "unique" in text or "duplicate key" in text:
+        # a concurrent writer took a unique value between our check and our write
+        return ValidationFailed(f"the {obj.name} record could not be saved: a unique value was taken by "
+                                "another write a moment ago; try again", code="records.duplicate_value")
+    return Conflict(f"the {obj.name} record could not be saved: the database refused it ({error.orig})",
+                    code="records.write_refused")
