@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from datetime import date, datetime, time, UTC
 from typing import Any
 
@@ -77,9 +78,12 @@ class DateTimeType(FieldType):
                                   f"{describe_value(value)} is outside the years 1 to 9999 in UTC") from None
 
     def to_json(self, value: Any, field: FieldDef) -> Any:
-        if value is None:
-            return None
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return None if value is None else utc_iso(value)
+
+
+@lru_cache(maxsize=1024)  # the records of one write share their created/updated stamps
+def utc_iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class TimeType(FieldType):

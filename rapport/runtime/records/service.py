@@ -236,8 +236,12 @@ def _defaults(obj: CompiledObject) -> dict[str, Any]:
 
 
 def _insert(conn: Any, obj: CompiledObject, records: list[dict[str, Any]], batch_size: int) -> None:
-    columns = [c.name for c in obj.table.columns]
-    rows = [{name: record.get(name) for name in columns} for record in records]
+    columns = obj.table.c.keys()
+    wanted = set(columns)
+    if all(record.keys() == wanted for record in records):  # the usual case: exactly the columns
+        rows = records
+    else:  # a hook added or removed keys: write the table's columns only
+        rows = [{name: record.get(name) for name in columns} for record in records]
     try:
         for start in range(0, len(rows), batch_size):
             conn.execute(obj.table.insert(), rows[start:start + batch_size])
