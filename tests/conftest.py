@@ -8,6 +8,7 @@ Locally a missing service skips its tests; in CI (``CI=true``) it fails them.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import uuid
 from pathlib import Path
 from typing import Any
@@ -53,16 +54,25 @@ def postgres_admin_url() -> Iterator[tuple[sa.URL, sa.Engine]]:
     admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgres_url(postgres_admin_url: tuple[sa.URL, sa.Engine]) -> Iterator[str]:
-    """A database for the whole test session; each test isolates itself in its own org."""
-    url, admin = postgres_admin_url
+@contextmanager
+def scratch_database(admin_url: tuple[sa.URL, sa.Engine]) -> Iterator[str]:
+    """A new, empty PostgreSQL database (its URL), dropped afterwards."""
+    url, admin = admin_url
     name = f"rapport_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_admin_url: tuple[sa.URL, sa.Engine]) -> Iterator[str]:
+    """A database for the whole test session; each test isolates itself in its own org."""
+    with scratch_database(postgres_admin_url) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -79,13 +89,8 @@ def fresh_database_url(backend: str, request: pytest.FixtureRequest) -> Iterator
     if backend == "sqlite":
         yield None
         return
-    url, admin = request.getfixturevalue("postgres_admin_url")
-    name = f"rapport_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(request.getfixturevalue("postgres_admin_url")) as url:
+        yield url
 
 
 @pytest.fixture

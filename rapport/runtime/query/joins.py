@@ -19,20 +19,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from rapport.runtime.compiled import SYSTEM_FIELD_DEFS, SYSTEM_FIELDS, CompiledField, CompiledObject, CompiledOrg
-from rapport.runtime.fields import FIELD_TYPES
+from rapport.runtime.fields import FIELD_TYPES, FieldValueError
 
 #: how many lookups a path may follow: "contact.account.name" is two
 MAX_HOPS = 2
 
 
 
-class PathError(Exception):
+class PathError(FieldValueError):
     """A field path that cannot be resolved; ``code`` is a stable ``query.*`` code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
