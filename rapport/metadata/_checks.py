@@ -81,7 +81,7 @@ def _precision(f: FieldDef, obj: ObjectDef, at: str) -> Iterator[Problem]:
                       f"the precision {f.precision}")
 
 
-def _renames(items: Sequence[ObjectDef] | Sequence[FieldDef], describe: Callable[[str], str],
+def _renames(items: Sequence[ObjectDef | FieldDef], describe: Callable[[str], str],
              at: Callable[[int], str]) -> Iterator[Problem]:
     claimed: dict[str, int] = {}
     for i, item in enumerate(items):

@@ -16,9 +16,13 @@ from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 
 
 class FieldTypeSpec(Protocol):
-    name: str
-    #: option defaults the loader fills in, e.g. ``{"max_length": 255}`` for text
-    defaults: Mapping[str, Any]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def defaults(self) -> Mapping[str, Any]:
+        """Option defaults the loader fills in, e.g. ``{"max_length": 255}`` for text."""
+        ...
 
     def check(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
         """Semantic problems of this field's options (``at`` is the field's JSON pointer)."""

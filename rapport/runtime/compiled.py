@@ -59,7 +59,6 @@ class CompiledObject:
     required: tuple[CompiledField, ...] = ()
     unique: tuple[CompiledField, ...] = ()
     tracked: tuple[CompiledField, ...] = ()
-    with_defaults: tuple[CompiledField, ...] = ()
     #: (child object name, field) pairs that point at this object
     children: list[tuple[str, CompiledField]] = field(default_factory=list)
     #: row → JSON record function, built on first use (records.serialize)
@@ -170,13 +169,12 @@ def compile_org(org_name: str, revision: int, bundle: Bundle) -> CompiledOrg:
             required=tuple(f for f in values if f.type.is_required(f.defn) and f.type.writable),
             unique=tuple(f for f in values if f.defn.unique and f.type.stored),
             tracked=tuple(f for f in values if (f.defn.track_history or obj.track_history) and f.type.stored),
-            with_defaults=tuple(f for f in values if f.defn.default is not None and f.type.writable),
         )
-    for obj in objects.values():
-        for ref in obj.references:
+    for compiled in objects.values():
+        for ref in compiled.references:
             target = objects.get(ref.defn.target or "")
             if target is not None:
-                target.children.append((obj.name, ref))
+                target.children.append((compiled.name, ref))
     return CompiledOrg(org_name, revision, bundle, metadata, objects)
 
 

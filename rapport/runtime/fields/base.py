@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import sqlalchemy as sa
 
-from rapport.metadata.model import Bundle, FieldDef, ObjectDef
+from rapport.metadata.model import Bundle, FieldDef, ObjectDef, OnDelete
 from rapport.platform.errors import Problem
 
 
@@ -84,6 +84,11 @@ class FieldType:
 
     def is_required(self, field: FieldDef) -> bool:
         return field.required
+
+    def on_delete(self, field: FieldDef) -> OnDelete:
+        """What deleting the record this field points at does to the field's records
+        (meaningful for types whose fields have a ``target``)."""
+        return field.on_delete or OnDelete.SET_NULL
 
     # -- metadata ----------------------------------------------------------------
     def check(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:

@@ -31,9 +31,6 @@ class LookupType(FieldType):
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
         return sa.String(ID_LENGTH)
 
-    def on_delete(self, field: FieldDef) -> OnDelete:
-        return field.on_delete or OnDelete.SET_NULL
-
     def check_options(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
         target = bundle.object(field.target or "")
         if target is None:

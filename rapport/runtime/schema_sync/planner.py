@@ -110,7 +110,9 @@ def rename_problems(old: Bundle, new: Bundle) -> list[Problem]:
                 f"/objects/{i}/renamed_from", "schema.ambiguous_rename",
                 f"object '{obj.name}' is renamed from '{obj.renamed_from}', but the bundle still has an object "
                 f"'{obj.renamed_from}'; rename in one apply, add the new object in the next"))
-        for j, f in enumerate(obj.fields if before is not None else ()):
+        if before is None:
+            continue
+        for j, f in enumerate(obj.fields):
             if f.renamed_from and before.field(f.name) is None and before.field(f.renamed_from) \
                     and obj.field(f.renamed_from):
                 problems.append(Problem(

@@ -93,7 +93,7 @@ class Restore:
         definition = {**self.entry["definition"], "name": self.field_name}
         optional = {**definition, "required": False}
         applied = self._apply(_with_field(current, obj.name, optional))
-        defn = load(_with_field(current, obj.name, definition)).object(obj.name).field(self.field_name)  # type: ignore
+        defn = _field_of(load(_with_field(current, obj.name, definition)), obj.name, definition["name"])
         self._copy_values(defn, only_unchanged_from=None)
         self._continue_numbering(defn)
         if definition.get("required"):
@@ -114,11 +114,10 @@ class Restore:
                            code="schema.restore_conflict")
         wider = {**self.entry["definition"]["field"], "name": narrowed.name}
         applied = self._apply(_with_field(current, obj.name, wider))
-        defn = load(_with_field(current, obj.name, wider)).object(obj.name).field(narrowed.name)  # type: ignore
-        assert defn is not None
-        narrowed_then = load(_with_field(current, obj.name, {**self.entry["definition"]["narrowed_to"],
-                                                              "name": narrowed.name}))
-        self._copy_values(defn, only_unchanged_from=narrowed_then.object(obj.name).field(narrowed.name))  # type: ignore
+        defn = _field_of(load(_with_field(current, obj.name, wider)), obj.name, narrowed.name)
+        narrowed_then = {**self.entry["definition"]["narrowed_to"], "name": narrowed.name}
+        then = _field_of(load(_with_field(current, obj.name, narrowed_then)), obj.name, narrowed.name)
+        self._copy_values(defn, only_unchanged_from=then)
         return applied
 
     # -- helpers -----------------------------------------------------------------------
@@ -178,6 +177,13 @@ class Restore:
         if highest is not None:
             Sequences(self.conn, self.schema).advance_to(sequence_key(self.object_name, defn.name), highest)
         number_blank_rows(self.conn, self.schema, self.object_name, defn)
+
+
+def _field_of(bundle: Bundle, object_name: str, field_name: str) -> FieldDef:
+    obj = bundle.object(object_name)
+    defn = obj.field(field_name) if obj is not None else None
+    assert defn is not None  # the bundle was just built with it
+    return defn
 
 
 def _with_field(current: Bundle, object_name: str, definition: dict[str, Any]) -> dict[str, Any]:

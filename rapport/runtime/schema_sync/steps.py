@@ -91,10 +91,10 @@ class StepContext:
         """Give a renamed table's (or column's) indexes the names derived from the new names,
         so the old names are free for a new object or field."""
         for index in sa.inspect(self.conn).get_indexes(table, schema=self.schema):
-            columns, unique = index["column_names"], bool(index["unique"])
+            columns, unique = [str(c) for c in index["column_names"]], bool(index["unique"])
             label = "default_sort" if tuple(columns) == DEFAULT_SORT else columns[0] if len(columns) == 1 else None
             wanted = index_name(table, label, unique) if label else None
-            if wanted is None or wanted == index["name"]:
+            if wanted is None or index["name"] is None or wanted == index["name"]:
                 continue
             if self.conn.dialect.name == "postgresql":
                 # no Alembic operation renames an index; both names are quoted by the dialect
