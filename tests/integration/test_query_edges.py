@@ -48,3 +48,40 @@ def test_is_deleted_is_readable_with_deleted_records(org: Any) -> None:
     assert [(r["name"], r["is_deleted"]) for r in rows] == [("gone", True), ("kept", False)]
     live = org.query(QuerySpec("t", filter={"field": "is_deleted", "op": "eq", "value": False})).records
     assert [r["name"] for r in live] == ["kept"]
+
+
+def test_oversized_filters_and_tampered_cursors_get_coded_errors(org: Any) -> None:
+    import base64
+    import json
+
+    import pytest
+
+    from rapport.platform.errors import InvalidRequest
+
+    org.metadata.apply(minimal(make_object("t", {"name": "name", "label": "N", "type": "text"},
+                                           {"name": "n", "label": "N", "type": "integer"})), author="t")
+    org.records().create_many("t", [{"name": str(i), "n": i} for i in range(3)])
+    leaf: dict[str, Any] = {"field": "n", "op": "eq", "value": 1}
+    deep: dict[str, Any] = leaf
+    for _ in range(300):
+        deep = {"not": deep}
+    wide = {"or": [leaf] * 1000}
+    long_in = {"field": "n", "op": "in", "value": list(range(300_000))}
+    for tree in (deep, wide, long_in):
+        with pytest.raises(InvalidRequest) as caught:
+            org.query(QuerySpec("t", filter=tree))
+        assert caught.value.code == "query.bad_filter"
+        assert {p.code for p in caught.value.problems} == {"query.filter_too_complex"}
+
+    page = org.query(QuerySpec("t", sort=("n",), limit=1))
+    payload = json.loads(base64.urlsafe_b64decode(page.next_cursor + "=" * (-len(page.next_cursor) % 4)))
+    for bad_value in ({"i": 10**30}, {"s": "\ud800"}, {"d": "2020-01-01"}, {"s": "a\u0000"}):
+        payload["k"][0] = bad_value
+        forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+        with pytest.raises(InvalidRequest) as caught:
+            org.query(QuerySpec("t", sort=("n",), limit=1, cursor=forged))
+        assert caught.value.code == "query.bad_cursor"
+    deep_json = base64.urlsafe_b64encode(b"[" * 100_000).decode()
+    with pytest.raises(InvalidRequest) as caught:
+        org.query(QuerySpec("t", sort=("n",), cursor=deep_json))
+    assert caught.value.code == "query.bad_cursor"

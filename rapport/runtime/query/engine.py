@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rapport.platform.errors import InvalidRequest, Problem
+from rapport.runtime.fields import FieldValueError
 from rapport.runtime.compiled import SYSTEM_FIELDS, CompiledObject, CompiledOrg
 from rapport.runtime.query.filters import compile_filter
 from rapport.runtime.query.joins import JoinPaths, PathError, ResolvedPath
@@ -66,7 +67,7 @@ def run_query(conn: Connection, model: CompiledOrg, spec: QuerySpec, *,
 
     where = list(scope)
     if spec.cursor is not None:
-        values = decode_cursor(spec.cursor, obj.name, tokens, [k.resolved.column.type for k in keys])
+        values = decode_cursor(spec.cursor, obj.name, tokens, [_fits(k.resolved) for k in keys])
         where.append(_after([(k, columns[k.position]) for k in keys], values))
     page = (sa.select(*(c.label(f"c{i}") for i, c in enumerate(columns)))
             .select_from(paths.from_clause()).where(*where).limit(limit + 1))
@@ -86,6 +87,20 @@ def run_query(conn: Connection, model: CompiledOrg, spec: QuerySpec, *,
         last = rows[-1]
         next_cursor = encode_cursor(obj.name, tokens, [last[k.position] for k in keys])
     return QueryResult(records=records, next_cursor=next_cursor, total=total)
+
+
+def _fits(resolved: ResolvedPath) -> Callable[[Any], bool]:
+    """Whether a cursor value is one this sort field could hold: its type takes it unchanged."""
+    field_type, defn = resolved.field.type, resolved.field.defn
+
+    def fits(value: Any) -> bool:
+        try:
+            coerced = field_type.coerce_operand("eq", value, defn)
+            return type(coerced) is type(value) and bool(coerced == value)
+        except (FieldValueError, TypeError, ValueError, ArithmeticError):
+            return False
+
+    return fits
 
 
 def _page_size(limit: int | None, default: int, maximum: int) -> int:

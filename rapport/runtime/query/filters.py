@@ -44,12 +44,23 @@ def compile_filter(tree: Any, paths: JoinPaths, *, at: str = "/filter") -> sa.Co
     return expression
 
 
+#: limits that keep every filter a statement each database accepts
+MAX_DEPTH = 16
+MAX_CONDITIONS = 200
+MAX_LIST_VALUES = 1000
+
+
 class _FilterCompiler:
     def __init__(self, paths: JoinPaths, problems: ProblemCollector) -> None:
         self.paths = paths
         self.problems = problems
+        self.conditions = 0
 
-    def node(self, node: Any, at: str) -> sa.ColumnElement[bool]:
+    def node(self, node: Any, at: str, depth: int = 0) -> sa.ColumnElement[bool]:
+        if depth > MAX_DEPTH:
+            self.problems.add(at, "query.filter_too_complex",
+                              f"the filter nests more than {MAX_DEPTH} levels of and/or/not")
+            return sa.false()
         if not isinstance(node, dict):
             self.problems.add(at, "query.bad_filter", f"expected an object, got {_json_kind(node)}; {NODE_SHAPES}")
             return sa.false()
@@ -59,19 +70,23 @@ class _FilterCompiler:
             if key == "not":
                 # IS NOT TRUE, not NOT: a condition that is null for a record (amount > 100
                 # when amount is empty) does not hold, so its negation does.
-                return self.node(node["not"], f"{at}/not").is_not(sa.true())
-            return self.group(key, node[key], f"{at}/{key}")
+                return self.node(node["not"], f"{at}/not", depth + 1).is_not(sa.true())
+            return self.group(key, node[key], f"{at}/{key}", depth + 1)
         if keys == set(CONDITION_KEYS):
+            self.conditions += 1
+            if self.conditions == MAX_CONDITIONS + 1:
+                self.problems.add(at, "query.filter_too_complex",
+                                  f"the filter has more than {MAX_CONDITIONS} conditions; use 'in' for lists of values")
             return self.condition(node, at)
         self.problems.add(at, "query.bad_filter", _shape_message(keys))
         return sa.false()
 
-    def group(self, key: str, children: Any, at: str) -> sa.ColumnElement[bool]:
+    def group(self, key: str, children: Any, at: str, depth: int) -> sa.ColumnElement[bool]:
         if not isinstance(children, list):
             self.problems.add(at, "query.bad_filter",
                               f"'{key}' takes a list of filter nodes, got {_json_kind(children)}")
             return sa.false()
-        expressions = [self.node(child, f"{at}/{index}") for index, child in enumerate(children)]
+        expressions = [self.node(child, f"{at}/{index}", depth) for index, child in enumerate(children)]
         if key == "and":
             return sa.and_(*expressions) if expressions else sa.true()
         return sa.or_(*expressions) if expressions else sa.false()
@@ -113,6 +128,11 @@ class _FilterCompiler:
                               "use 'is_null' to find empty values")
             return None
         defn = resolved.field.defn
+        if isinstance(value, list) and len(value) > MAX_LIST_VALUES:
+            self.problems.add(at, "query.filter_too_complex",
+                              f"operator '{op}' on field '{resolved.path}' takes at most {MAX_LIST_VALUES} values, "
+                              f"got {len(value)}")
+            return None
         try:
             operand = resolved.field.type.coerce_operand(op, value, defn)
         except FieldValueError as error:
