@@ -36,7 +36,20 @@ def read_bundle_folder(path: str | Path) -> dict[str, Any]:
                        code="metadata.folder_not_found")
     bundle: dict[str, list[Any]] = {}
     problems: list[Problem] = []
-    for entry in sorted(root.iterdir()):
+    entries = sorted(root.iterdir())
+    if not any(entry.is_dir() and entry.name in FOLDERS for entry in entries):
+        # An empty bundle would delete every object of the org: say so rather than guess.
+        raise ValidationFailed(
+            f"{str(root)!r} is not a bundle folder: it has none of the folders "
+            + ", ".join(repr(f) for f in FOLDERS)
+            + " (to apply an empty bundle, use a file holding {})", code="metadata.not_a_bundle_folder")
+    for entry in entries:
+        if entry.suffix == ".json" and entry.is_file():
+            problems.append(Problem(
+                pointer(entry.name), "metadata.unknown_file",
+                f"{str(entry)!r} is not in a component folder; move it into one of "
+                + ", ".join(repr(f) for f in FOLDERS)))
+            continue
         if entry.name.startswith(".") or not entry.is_dir():
             continue
         if entry.name not in FOLDERS:
@@ -119,4 +132,6 @@ def _read_file(file: Path, problems: list[Problem]) -> Any:
         ))
     except UnicodeDecodeError as error:
         problems.append(Problem(at, "metadata.bad_json", f"{file}: not UTF-8 text ({error.reason})"))
+    except (ValueError, RecursionError) as error:  # e.g. a 5,000-digit number, or nesting too deep
+        problems.append(Problem(at, "metadata.bad_json", f"{file}: cannot be read as JSON ({error})"))
     return None

@@ -120,10 +120,18 @@ def test_missing_folder(tmp_path: Path) -> None:
     assert caught.value.code == "metadata.folder_not_found"
 
 
-def test_empty_folder_is_an_empty_bundle(tmp_path: Path) -> None:
+def test_a_folder_without_component_folders_is_not_taken_for_an_empty_bundle(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("metadata")
     (tmp_path / ".git").mkdir()
-    assert read_bundle_folder(tmp_path) == {}
+    with pytest.raises(ValidationFailed) as caught:  # applying {} would delete every object
+        read_bundle_folder(tmp_path)
+    assert caught.value.code == "metadata.not_a_bundle_folder"
+    (tmp_path / "objects").mkdir()
+    assert read_bundle_folder(tmp_path) == {}  # README and .git are fine beside the folders
+    (tmp_path / "deal.json").write_text("{}")
+    with pytest.raises(ValidationFailed) as caught:
+        read_bundle_folder(tmp_path)
+    assert [(p.pointer, p.code) for p in caught.value.problems] == [("/deal.json", "metadata.unknown_file")]
 
 
 def test_bad_json_names_the_file(tmp_path: Path, bundle) -> None:

@@ -57,3 +57,5 @@ def _loads(text: str, source: str) -> Any:
     except json.JSONDecodeError as error:
         raise InvalidRequest(f"{source} is not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}",
                              code="cli.bad_json") from None
+    except (ValueError, RecursionError) as error:  # e.g. a 5,000-digit number, or nesting too deep
+        raise InvalidRequest(f"{source} cannot be read as JSON: {error}", code="cli.bad_json") from None

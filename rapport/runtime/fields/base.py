@@ -70,6 +70,8 @@ class FieldType:
     operators: ClassVar[Mapping[str, Operator]] = {**EQUALITY_OPERATORS, **ORDER_OPERATORS}
     #: names of the types whose values this type can take over on a change of type
     converts_from: ClassVar[frozenset[str]] = frozenset()
+    #: what a roll-up summary can compute over a field of this type
+    aggregates: ClassVar[frozenset[str]] = frozenset({"count"})
 
     # -- storage -----------------------------------------------------------------
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:

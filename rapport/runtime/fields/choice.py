@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -56,6 +56,9 @@ class BooleanType(FieldType):
 def _picklist_problems(field: FieldDef, at: str) -> Iterable[Problem]:
     seen: set[str] = set()
     for index, value in enumerate(field.values):
+        if value.default and not value.active:
+            yield Problem(f"{at}/values/{index}/default", "metadata.invalid",
+                          f"picklist value {value.value!r} is the default, so it must be active")
         if value.value in seen:
             yield Problem(f"{at}/values/{index}/value", "metadata.duplicate_name",
                           f"picklist value {value.value!r} is listed twice")
@@ -81,8 +84,11 @@ class PicklistType(FieldType):
 
     def check_options(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
         yield from _picklist_problems(field, at)
-        if sum(1 for v in field.values if v.default) > 1:
+        if sum(1 for v in field.values if v.default) > self.max_defaults:
             yield Problem(at + "/values", "metadata.invalid", "a picklist has at most one default value")
+
+    #: how many values may be marked default (a multipicklist may preselect several)
+    max_defaults: ClassVar[int] = 1
 
     def describe(self, field: FieldDef) -> dict[str, Any]:
         return {"restricted": field.restricted,
@@ -93,7 +99,9 @@ class PicklistType(FieldType):
         if field.default is not None:
             return self.coerce(field.default, field)
         chosen = [v.value for v in field.values if v.default]
-        return self.coerce(chosen[0] if len(chosen) == 1 else chosen, field) if chosen else None
+        if not chosen:
+            return None
+        return self.coerce(chosen[0] if self.max_defaults == 1 else chosen, field)
 
     def coerce(self, value: Any, field: FieldDef) -> Any:
         if value is None or value == "":
@@ -154,6 +162,7 @@ def _includes(column: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[boo
 class MultipicklistType(PicklistType):
     name = "multipicklist"
     widget = "multiselect"
+    max_defaults = 10_000
     operators = {
         "eq": EQUALITY_OPERATORS["eq"],
         "ne": EQUALITY_OPERATORS["ne"],

@@ -28,6 +28,13 @@ class FormulaType(FieldType):
     stored = False
     writable = False
 
+    def check_options(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
+        for flag in ("required", "unique", "indexed", "external_id"):
+            if getattr(field, flag):
+                yield Problem(f"{at}/{flag}", "metadata.invalid",
+                              f"formula field '{field.name}' of object '{obj.name}' is computed, so it cannot "
+                              f"be {flag.replace('_', ' ')}")
+
     def describe(self, field: FieldDef) -> dict[str, Any]:
         return {"return_type": field.return_type, "expression": field.expression}
 
@@ -57,10 +64,15 @@ class RollupType(FieldType):
             yield Problem(at + "/relationship_field", "metadata.unknown_field",
                           f"roll-up '{field.name}' needs a field of '{child.name}' that points at "
                           f"'{obj.name}'; {field.relationship_field!r} is not one")
-        if field.function != "count" and child.field(field.field or "") is None:
+        summarised = child.field(field.field or "")
+        if field.function != "count" and summarised is None:
             yield Problem(at + "/field", "metadata.unknown_field",
                           f"roll-up '{field.name}' ({field.function}) needs a field of '{child.name}' "
                           f"to summarise; {field.field!r} is not one")
+        elif summarised is not None and field.function not in _aggregates(summarised.type):
+            yield Problem(at + "/function", "metadata.invalid",
+                          f"roll-up '{field.name}' cannot {field.function} field '{child.name}.{summarised.name}' "
+                          f"({summarised.type}); it can {', '.join(sorted(_aggregates(summarised.type)))}")
 
     def describe(self, field: FieldDef) -> dict[str, Any]:
         return {"child_object": field.child_object, "relationship_field": field.relationship_field,
@@ -77,6 +89,12 @@ class RollupType(FieldType):
             return None
         number = Decimal(value)
         return exact_json(number, 0 if number == number.to_integral_value() else 8)
+
+
+def _aggregates(type_name: str) -> frozenset[str]:
+    from rapport.runtime.fields import FIELD_TYPES  # the registry imports this module
+
+    return FIELD_TYPES[type_name].aggregates
 
 
 class AutonumberType(FieldType):

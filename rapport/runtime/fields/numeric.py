@@ -62,6 +62,7 @@ def _check_bounds(number: Decimal, field: FieldDef) -> None:
 class IntegerType(FieldType):
     name = "integer"
     widget = "number"
+    aggregates = frozenset({"count", "sum", "min", "max"})
     converts_from = NUMERIC_TYPES | {"text", "picklist", "boolean"}
 
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
@@ -102,6 +103,7 @@ class IntegerType(FieldType):
 class NumberType(FieldType):
     name = "number"
     widget = "number"
+    aggregates = frozenset({"count", "sum", "min", "max"})
     defaults = {"precision": 18, "scale": 0}
     converts_from = NUMERIC_TYPES | {"text", "picklist"}
 

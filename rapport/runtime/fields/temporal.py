@@ -14,6 +14,7 @@ from rapport.runtime.fields.base import Converted, FieldType, FieldValueError, d
 
 
 class DateType(FieldType):
+    aggregates = frozenset({"count", "min", "max"})
     name = "date"
     widget = "date"
     converts_from = frozenset({"datetime", "text"})
@@ -45,6 +46,7 @@ class DateType(FieldType):
 
 
 class DateTimeType(FieldType):
+    aggregates = frozenset({"count", "min", "max"})
     name = "datetime"
     widget = "datetime"
     converts_from = frozenset({"date", "text"})
@@ -87,6 +89,7 @@ def utc_iso(value: datetime) -> str:
 
 
 class TimeType(FieldType):
+    aggregates = frozenset({"count", "min", "max"})
     name = "time"
     widget = "time"
     converts_from = frozenset({"text"})
