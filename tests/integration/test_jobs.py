@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 import zlib
+from datetime import timedelta
 from collections import Counter
 from typing import Any
 from collections.abc import Callable, Iterator
@@ -444,3 +445,31 @@ def _poll(service: JobService, job_id: str, condition: Callable[[JobStatus], boo
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} never met the condition; last seen {status.to_dict()}")
         time.sleep(0.01)
+
+
+def test_a_job_whose_worker_died_is_failed_not_left_running(db: Database, settings: Settings, kinds: Kinds) -> None:
+
+    from rapport.platform.jobs.service import ABANDON_GRACE_SECONDS, JOB_TIMEOUT_SECONDS
+    from rapport.platform.sqltypes import utcnow
+    from rapport.platform.tables import jobs as job_rows
+
+    service = JobService(db, settings, kinds.registry, connection=embedded_connection(fakeredis.FakeServer()))
+    job_id = service.enqueue("test.echo", x=1)
+    long_ago = utcnow() - timedelta(seconds=JOB_TIMEOUT_SECONDS + ABANDON_GRACE_SECONDS + 1)
+    with db.platform.begin() as conn:  # as a worker killed mid-job leaves it
+        conn.execute(job_rows.update().where(job_rows.c.id == job_id).values(status="running", updated_at=long_ago))
+    status = service.get(job_id)
+    assert status.status == "failed" and status.error["code"] == "jobs.abandoned"
+
+
+def test_a_worker_stopping_mid_job_fails_the_job(db: Database, settings: Settings, kinds: Kinds) -> None:
+    def stop(ctx: JobContext) -> None:
+        raise SystemExit(1)
+
+    kinds.registry.register("test.stop", stop)
+    service = JobService(db, settings, kinds.registry, connection=embedded_connection(fakeredis.FakeServer()))
+    job_id = service.enqueue("test.stop")
+    with bound(service), pytest.raises(SystemExit):
+        run_job(job_id)
+    status = service.get(job_id)
+    assert status.status == "failed" and status.error["code"] == "jobs.interrupted"

@@ -85,3 +85,12 @@ def test_oversized_filters_and_tampered_cursors_get_coded_errors(org: Any) -> No
     with pytest.raises(InvalidRequest) as caught:
         org.query(QuerySpec("t", sort=("n",), cursor=deep_json))
     assert caught.value.code == "query.bad_cursor"
+
+
+def test_contains_ignores_case_beyond_ascii(org: Any) -> None:
+    org.metadata.apply(minimal(make_object("t", {"name": "name", "label": "N", "type": "text"})), author="t")
+    org.records().create_many("t", [{"name": "Élan Vital"}, {"name": "Øresund"}, {"name": "plain"}])
+    for op, value, expected in (("contains", "élan", ["Élan Vital"]), ("starts_with", "ØRE", ["Øresund"]),
+                                ("contains", "VITAL", ["Élan Vital"])):
+        found = org.query(QuerySpec("t", filter={"field": "name", "op": op, "value": value})).records
+        assert [r["name"] for r in found] == expected

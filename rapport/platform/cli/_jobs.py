@@ -34,6 +34,7 @@ def follow(ctx: Context, job_id: str, label: str) -> JobStatus:
     bar = ProgressBar(label)
     started = time.monotonic()
     hinted = ctx.settings.redis_url is None  # the embedded worker is already running
+    status = ctx.app.jobs.get(job_id)
     try:
         while True:
             status = ctx.app.jobs.get(job_id)
@@ -45,6 +46,13 @@ def follow(ctx: Context, job_id: str, label: str) -> JobStatus:
                 print(f"job {job_id} is waiting for a worker: start one with `rapport worker`", file=sys.stderr)
                 hinted = True
             time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        bar.finish()
+        where = "in this process, which finishes it before exiting" if ctx.settings.redis_url is None \
+            else "in a worker"
+        print(f"stopped following job {job_id}; it goes on {where}: see `{ctx.command(f'job show {job_id}')}`",
+              file=sys.stderr)
+        raise
     finally:
         bar.finish()
     if status.status == "failed":

@@ -116,6 +116,7 @@ class ProgressBar:
         if self.interactive and self._drawn:
             self.stream.write("\n")
             self.stream.flush()
+            self._drawn = False
 
     def _line(self, done: int, total: int | None, text: str | None) -> str:
         suffix = f"  {text}" if text else ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,6 +71,16 @@ class JobStore:
     def fail(self, job_id: str, error: dict[str, JSONValue], *, retrying: bool) -> None:
         state = JobState.RETRYING if retrying else JobState.FAILED
         self._update(job_id, {"status": state.value, "error": error})
+
+    def fail_abandoned(self, older_than: datetime) -> None:
+        """Jobs still ``running`` with no word since ``older_than`` died with their worker
+        (killed, out of memory): rq's own time limit has passed, so they are failed."""
+        error = {"code": "jobs.abandoned",
+                 "detail": "the worker running this job stopped without a word (killed or out of memory)"}
+        with self.db.platform.begin() as conn:
+            conn.execute(_jobs.update()
+                         .where(_jobs.c.status == JobState.RUNNING.value, _jobs.c.updated_at < older_than)
+                         .values(status=JobState.FAILED.value, error=error, updated_at=utcnow()))
 
     def _update(self, job_id: str, values: dict[str, Any]) -> None:
         values.setdefault("updated_at", utcnow())

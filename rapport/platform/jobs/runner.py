@@ -86,6 +86,10 @@ def run_job(job_id: str) -> JSONValue:
             _forbid_rq_retry()
         store.fail(job_id, error_body(exc), retrying=retrying)
         raise
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt: the worker is going away
+        store.fail(job_id, {"code": "jobs.interrupted", "detail": f"the worker stopped ({type(exc).__name__})"},
+                   retrying=False)
+        raise
     store.finish(job_id, result)
     return result
 

@@ -7,6 +7,8 @@ never sees an id without a row.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import json
 import time
 from collections.abc import Sequence
@@ -23,10 +25,13 @@ from rapport.platform.jobs.model import QUEUES, JobStatus, JobWaitTimeout, JSONV
 from rapport.platform.jobs.registry import JobRegistry
 from rapport.platform.jobs.runner import run_job
 from rapport.platform.settings import Settings
+from rapport.platform.sqltypes import utcnow
 
 # rq's default (180 s) would kill a large import or schema sync half way; progress shows
 # that a long job is alive, so the limit only catches jobs that hang.
 JOB_TIMEOUT_SECONDS = 60 * 60
+#: a running job silent this much longer than rq's time limit has died with its worker
+ABANDON_GRACE_SECONDS = 5 * 60
 
 
 def backoff_intervals(retries: int, base: int) -> list[int]:
@@ -100,13 +105,18 @@ class JobService:
 
     def get(self, job_id: str) -> JobStatus:
         """The job's status row; ``NotFound`` (``jobs.not_found``) for an unknown id."""
+        self._fail_abandoned()
         return self.store.get(job_id)
 
     def list(self, org: str | None = None, limit: int = 50) -> list[JobStatus]:
         """Newest first; only ``org``'s jobs when given."""
         if limit < 1:
             raise InvalidRequest(f"limit must be at least 1, got {limit}", code="jobs.invalid")
+        self._fail_abandoned()
         return self.store.list(org, limit)
+
+    def _fail_abandoned(self) -> None:
+        self.store.fail_abandoned(utcnow() - timedelta(seconds=JOB_TIMEOUT_SECONDS + ABANDON_GRACE_SECONDS))
 
     def wait(self, job_id: str, timeout: float, *, poll: float = 0.05) -> JobStatus:
         """Poll the row until the job is ``finished`` or ``failed`` (for the CLI and tests).
