@@ -129,12 +129,14 @@ def _related_list(bundle: Bundle, parent: str, related: RelatedList, at: str,
     if child is None:
         return
     f = child.field(related.field)
-    if f is None:
-        yield _unknown_field(child, related.field, f"{at}/field", where)
-    elif f.target != parent:
+    if f is None or f.target != parent:
+        pointing = [c.name for c in child.fields if c.target == parent]
+        choices = f"the fields of {child.name!r} that do: {_names(pointing)}" if pointing \
+            else f"no field of {child.name!r} does"
+        what = "is not a field" if f is None else "does not point at it"
         yield Problem(f"{at}/field", "metadata.unknown_field",
-                      f"{where}: field {related.field!r} of object {child.name!r} does not "
-                      f"point at object {parent!r}, so it cannot list its related records")
+                      f"{where}: a related list needs a field of {child.name!r} that points at object "
+                      f"{parent!r}; {related.field!r} {what} ({choices})")
     for c, column in enumerate(related.columns):
         yield from _path_ref(bundle, child, column, f"{at}/columns/{c}", where)
 
