@@ -138,11 +138,11 @@ def apply_bundle(ctx: Context) -> int:
 def _report_applied(ctx: Context, applied: Applied, what: str = "applied") -> None:
     number = applied.revision.number if applied.revision else None
     if ctx.json:
-        emit_json({"revision": number, "plan": applied.plan.to_dict()})
-    elif number is None:
-        print("no changes")
-    else:
-        print(f"{what}: revision {number}")
+        emit_json({"revision": number, "plan": applied.plan.to_dict(), "notes": list(applied.notes)})
+        return
+    print("no changes" if number is None else f"{what}: revision {number}")
+    for note in applied.notes:
+        print(f"note: {note}")
 
 
 def pull(ctx: Context) -> int:
