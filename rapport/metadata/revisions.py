@@ -28,13 +28,13 @@ class Revision:
                 "message": self.message, "steps": len(self.plan)}
 
 
-def latest_number_query() -> sa.Select[tuple[int]]:
+def latest_number_query() -> sa.Select[Any]:
     return sa.select(revisions.c.number).order_by(revisions.c.number.desc()).limit(1)
 
 
 def current_number(conn: Connection) -> int:
     """The newest revision number, 0 for an org with no metadata yet (one indexed read)."""
-    return conn.execute(latest_number_query()).scalar() or 0
+    return int(conn.execute(latest_number_query()).scalar() or 0)
 
 
 def get_revision(conn: Connection, number: int) -> Revision:

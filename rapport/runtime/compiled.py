@@ -40,7 +40,8 @@ DEFAULT_SORT = ("created_at", "id")
 class CompiledField:
     defn: FieldDef
     type: FieldType
-    column: sa.Column[Any] | None
+    #: the column in the object's table (or in a join alias, for looked-up fields)
+    column: sa.ColumnElement[Any] | None
 
     @property
     def name(self) -> str:

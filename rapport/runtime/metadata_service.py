@@ -109,8 +109,8 @@ class MetadataService:
             else:
                 query = query.where(trash.c.expires_at <= now)
             for row in conn.execute(query).mappings().all():
-                conn.execute(sa.schema.DropTable(sa.table(row["aside_table"], schema=self.location.schema),
-                                                 if_exists=True))
+                aside = sa.Table(row["aside_table"], sa.MetaData(), schema=self.location.schema)
+                conn.execute(sa.schema.DropTable(aside, if_exists=True))
                 conn.execute(trash.delete().where(trash.c.id == row["id"]))
                 purged.append(row["id"])
         return purged

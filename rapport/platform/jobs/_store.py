@@ -27,14 +27,14 @@ class JobStore:
             row = conn.execute(sa.select(_jobs).where(_jobs.c.id == job_id)).mappings().first()
         if row is None:
             raise NotFound(f"job {job_id!r} does not exist", code="jobs.not_found")
-        return JobStatus.from_row(row)
+        return JobStatus.from_row(dict(row))
 
     def list(self, org: str | None, limit: int) -> list[JobStatus]:
         query = sa.select(_jobs).order_by(_jobs.c.created_at.desc(), _jobs.c.id.desc()).limit(limit)
         if org is not None:
             query = query.where(_jobs.c.org == org)
         with self.db.platform.connect() as conn:
-            return [JobStatus.from_row(row) for row in conn.execute(query).mappings()]
+            return [JobStatus.from_row(dict(row)) for row in conn.execute(query).mappings()]
 
     # -- writes --------------------------------------------------------------------------
     def insert(self, job_id: str, *, org: str | None, kind: str, queue: str,
@@ -57,7 +57,7 @@ class JobStore:
             row = conn.execute(sa.select(_jobs).where(_jobs.c.id == job_id)).mappings().first()
         if row is None:
             raise NotFound(f"job {job_id!r} does not exist", code="jobs.not_found")
-        return JobStatus.from_row(row) if done.rowcount else None
+        return JobStatus.from_row(dict(row)) if done.rowcount else None
 
     def progress(self, job_id: str, done: int, total: int | None, message: str | None) -> None:
         values: dict[str, Any] = {"progress": done, "total": total, "updated_at": utcnow()}

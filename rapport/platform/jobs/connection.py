@@ -34,7 +34,7 @@ def embedded_connection(server: object | None = None) -> redis.Redis:
     """A fakeredis connection: to ``server`` if given (tests), else the process-wide one."""
     import fakeredis
 
-    return fakeredis.FakeRedis(server=server or _shared_server())
+    return fakeredis.FakeRedis(server=server or _shared_server())  # type: ignore[arg-type]
 
 
 def _shared_server() -> object:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 from collections.abc import Callable
 
 from rapport.platform.jobs.model import DEFAULT, QUEUES, JSONValue
@@ -40,8 +40,8 @@ class ProgressSink(Protocol):
     def __call__(self, job_id: str, done: int, total: int | None, message: str | None) -> None: ...
 
 
-class JobFunction(Protocol):
-    def __call__(self, ctx: JobContext, /, **params: Any) -> JSONValue: ...
+#: a job kind's function: ``fn(ctx, **params)``, its parameters named by the kind
+JobFunction = Callable[..., JSONValue]
 
 
 @dataclass(frozen=True)

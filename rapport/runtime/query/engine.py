@@ -75,7 +75,7 @@ def run_query(conn: Connection, model: CompiledOrg, spec: QuerySpec, *,
         rows, total = _run_with_count(conn, page, keys, filter_from, scope)
     else:
         page = page.order_by(*(_order(columns[k.position], k) for k in keys))
-        rows, total = conn.execute(page).all(), None
+        rows, total = list(conn.execute(page).all()), None
 
     has_more = len(rows) > limit
     rows = rows[:limit]

@@ -85,7 +85,7 @@ class JoinPaths:
         if len(parts) > MAX_HOPS + 1:
             raise PathError("query.not_supported",
                             f"field path {path!r} follows {len(parts) - 1} lookups; at most {MAX_HOPS} are supported")
-        obj, table = self.root, self.root.table
+        obj, table = self.root, self.root.table  # type: CompiledObject, sa.FromClause
         for depth, name in enumerate(parts[:-1]):
             link = _field_of(obj, table, name)
             if not link.defn.target or link.column is None:

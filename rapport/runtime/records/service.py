@@ -114,7 +114,7 @@ class RecordService:
             self._after_write(tx, contexts)
             return [serializer(obj)(r) for r in records]
 
-    def _update(self, object_name: str, items: list[tuple[str, Mapping[str, Any], int | None]],
+    def _update(self, object_name: str, items: Sequence[tuple[str, Mapping[str, Any], int | None]],
                 single: bool) -> list[dict[str, Any]]:
         _check_batch(items)
         with self.runtime.transaction(self._tx) as tx:

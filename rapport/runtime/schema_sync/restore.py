@@ -61,7 +61,8 @@ class Restore:
         kind = self.entry["kind"]
         applied = {"object": self._object, "field": self._field, "values": self._values}[kind]()
         self.conn.execute(trash.update().where(trash.c.id == self.entry["id"]).values(restored_at=utcnow()))
-        self.conn.execute(sa.schema.DropTable(self._aside_table()))
+        self.conn.execute(sa.schema.DropTable(sa.Table(self.entry["aside_table"], sa.MetaData(),
+                                                       schema=self.schema)))
         return Applied(applied.revision, applied.plan, tuple(self.notes))
 
     # -- the three kinds ---------------------------------------------------------------
@@ -131,9 +132,6 @@ class Restore:
             raise Conflict(f"object '{self.object_name}' no longer exists; restore it first",
                            code="schema.restore_conflict")
         return obj
-
-    def _aside_table(self) -> sa.TableClause:
-        return sa.table(self.entry["aside_table"], schema=self.schema)
 
     def _copy_values(self, defn: FieldDef, only_unchanged_from: FieldDef | None) -> None:
         """Copy the moved-aside values back into ``defn``'s column.
