@@ -74,11 +74,6 @@ class FieldDef:
     format: str | None = None
     start: int | None = None
 
-    @property
-    def references(self) -> str | None:
-        """The object this field points at (lookups and master-details), if any."""
-        return self.target
-
     def picklist_value_names(self) -> tuple[str, ...]:
         return tuple(v.value for v in self.values)
 

@@ -108,10 +108,6 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
-    @property
-    def dialect(self) -> str:
-        return self._engine.dialect.name
-
     def ensure_platform_schema(self) -> None:
         if not self.is_sqlite:
             with self._engine.begin() as conn:

@@ -294,3 +294,16 @@ def test_a_required_lookup_cannot_be_emptied_by_deleting_its_record(org: Any) ->
                                                      "required": True})), author="t")
     assert [(p.pointer, p.code) for p in caught.value.problems] == [("/objects/1/fields/0/on_delete",
                                                                      "metadata.invalid")]
+
+
+def test_a_master_with_very_many_details_is_deleted_in_bounded_statements(org: Any) -> None:
+    org.metadata.apply(minimal(
+        make_object("batch", {"name": "name", "label": "Name", "type": "text"}),
+        make_object("item", {"name": "batch", "label": "Batch", "type": "master_detail", "target": "batch"}),
+    ), author="t")
+    records = org.records()
+    batch = records.create("batch", {"name": "big"})
+    for _ in range(7):
+        records.create_many("item", [{"batch": batch["id"]}] * 10_000)
+    records.delete("batch", batch["id"])
+    assert count(org, "item") == 0

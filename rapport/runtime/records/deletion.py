@@ -25,6 +25,8 @@ from rapport.runtime.records.history import write_history_rows
 from rapport.runtime.records.hooks import HookPoint, Hooks, SaveContext
 
 MAX_CASCADE_DEPTH = 16
+#: ids per statement (PostgreSQL takes at most 65,535 parameters, SQLite 32,766)
+CHUNK = 5_000
 
 
 def delete_rows(tx: Any, obj: CompiledObject, rows: list[dict[str, Any]], actor: Actor, hooks: Hooks,
@@ -38,6 +40,9 @@ def delete_rows(tx: Any, obj: CompiledObject, rows: list[dict[str, Any]], actor:
     rows = [row for row in rows if (obj.name, row["id"]) not in seen]
     if not rows:
         return 0
+    if len(rows) > CHUNK:  # a parent with very many children: keep each statement's id list bounded
+        return sum(delete_rows(tx, obj, rows[i:i + CHUNK], actor, hooks, depth, seen)
+                   for i in range(0, len(rows), CHUNK))
     seen.update((obj.name, row["id"]) for row in rows)
     if depth > MAX_CASCADE_DEPTH:
         raise Conflict(f"cascade delete from '{obj.name}' goes deeper than {MAX_CASCADE_DEPTH} levels",

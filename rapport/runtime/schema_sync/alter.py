@@ -17,7 +17,7 @@ from rapport.metadata.model import FieldDef
 from rapport.platform.errors import Problem
 from rapport.runtime.fields import FIELD_TYPES, FieldType, FieldValueError
 from rapport.runtime.schema_sync.aside import move_values_aside
-from rapport.runtime.schema_sync.steps import Inspection, Safety, Step, StepContext
+from rapport.runtime.schema_sync.steps import Inspection, Safety, Step, StepContext, write_column
 
 MAX_IDS_SHOWN = 20
 
@@ -192,12 +192,5 @@ class AlterColumn(Step):
             batch.alter_column(self.new.name, existing_type=column_type, nullable=False)
 
     def _write_values(self, ctx: StepContext, scan: _Scan) -> None:
-        table = sa.Table(self.object, sa.MetaData(schema=ctx.schema), sa.Column("id", sa.String(36)),
-                         sa.Column(self.new.name, self.new_type.column_type(self.new)))
-        statement = table.update().where(table.c.id == sa.bindparam("_id")).values(
-            {self.new.name: sa.bindparam("_value", type_=self.new_type.column_type(self.new))})
-        total = len(scan.converted)
-        for start in range(0, total, 1000):
-            chunk = scan.converted[start:start + 1000]
-            ctx.conn.execute(statement, [{"_id": i, "_value": new} for i, _, new in chunk])
-            ctx.progress(f"converting {self.object}.{self.new.name}", min(start + 1000, total), total)
+        write_column(ctx.conn, ctx.schema, self.object, self.new,
+                     [(record_id, new) for record_id, _, new in scan.converted], ctx.progress)

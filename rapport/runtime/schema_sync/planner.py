@@ -16,7 +16,7 @@ from rapport.runtime.schema_sync.alter import AlterColumn
 from rapport.runtime.schema_sync.aside import DropColumn, DropTable
 from rapport.runtime.schema_sync.steps import (
     AddColumn, ChangeIndex, CreateTable, Inspection, MetadataOnly, RenameColumn, RenameTable, Safety,
-    Step, StepContext, ToggleSoftDelete,
+    Step, ToggleSoftDelete,
 )
 
 STORAGE_KEYS = frozenset({"type", "max_length", "precision", "scale", "values", "restricted", "min", "max",
@@ -158,7 +158,3 @@ def _column_differs(old: Any, new: Any) -> bool:
         return False
     return repr(old_type.column_type(old)) != repr(new_type.column_type(new))
 
-
-def inspect_plan(plan: Plan, ctx: StepContext) -> Plan:
-    plan.inspections = [step.inspect(ctx) for step in plan.steps]
-    return plan

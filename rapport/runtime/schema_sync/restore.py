@@ -33,7 +33,7 @@ from rapport.runtime.loading import load
 from rapport.runtime.schema_sync.aside import aside_values_table
 from rapport.runtime.schema_sync.renames import follow, renames_in
 from rapport.runtime.schema_sync.runner import Applied, apply_bundle, current_bundle
-from rapport.runtime.schema_sync.steps import number_blank_rows
+from rapport.runtime.schema_sync.steps import number_blank_rows, write_column
 from rapport.runtime.sequences import Sequences, sequence_key
 
 
@@ -149,7 +149,7 @@ class Restore:
             self.conn.execute(table.update().values({defn.name: None}))  # restored numbers first
         if only_unchanged_from is not None:
             now = dict(self.conn.execute(sa.select(table.c.id, table.c[defn.name])
-                                         .where(table.c.id.in_(list(saved)))).all())
+                                         .where(table.c.id.in_(sa.select(aside.c.id)))).all())
             narrowed_type = FIELD_TYPES[only_unchanged_from.type]
             kept = [i for i, old in saved.items()
                     if i in now and now[i] != narrowed_type.convert(old, defn, only_unchanged_from, field_type).value]
@@ -157,11 +157,7 @@ class Restore:
                 del saved[record_id]
             if kept:
                 self.notes.append(f"{len(kept)} record(s) changed since the narrowing kept their current value")
-        statement = table.update().where(table.c.id == sa.bindparam("_id")).values(
-            {defn.name: sa.bindparam("_value", type_=column_type)})
-        rows = [{"_id": i, "_value": v} for i, v in saved.items()]
-        for start in range(0, len(rows), 1000):
-            self.conn.execute(statement, rows[start:start + 1000])
+        write_column(self.conn, self.schema, self.object_name, defn, list(saved.items()))
 
     def _continue_numbering(self, defn: FieldDef) -> None:
         """Autonumbers: continue after the highest restored number; number records that have none."""

@@ -250,6 +250,19 @@ class AddColumn(Step):
             number_blank_rows(ctx.conn, ctx.schema, self.object, self.field)  # existing records, oldest first
 
 
+def write_column(conn: Connection, schema: str | None, object_name: str, f: FieldDef,
+                 values: list[tuple[str, Any]], progress: Progress | None = None) -> None:
+    """Set field ``f`` of many records, ``(record id, value)`` each, a thousand per statement."""
+    column_type = FIELD_TYPES[f.type].column_type(f)
+    table = sa.table(object_name, sa.column("id"), sa.column(f.name, column_type), schema=schema)
+    statement = table.update().where(table.c.id == sa.bindparam("_id")).values(
+        {f.name: sa.bindparam("_value", type_=column_type)})
+    for start in range(0, len(values), 1000):
+        conn.execute(statement, [{"_id": i, "_value": v} for i, v in values[start:start + 1000]])
+        if progress is not None:
+            progress(f"writing {object_name}.{f.name}", min(start + 1000, len(values)), len(values))
+
+
 def number_blank_rows(conn: Connection, schema: str | None, object_name: str, f: FieldDef) -> None:
     """Give records without a number the next numbers of ``f``'s sequence, oldest first."""
     t = sa.table(object_name, sa.column("id"), sa.column("created_at"), sa.column(f.name), schema=schema)
@@ -258,11 +271,7 @@ def number_blank_rows(conn: Connection, schema: str | None, object_name: str, f:
     if not ids:
         return
     numbers = Sequences(conn, schema).next_values(sequence_key(object_name, f.name), len(ids))
-    values = FIELD_TYPES[f.type].generate(f, numbers)
-    conn.execute(
-        t.update().where(t.c.id == sa.bindparam("_id")).values({f.name: sa.bindparam("_value")}),
-        [{"_id": i, "_value": v} for i, v in zip(ids, values)],
-    )
+    write_column(conn, schema, object_name, f, list(zip(ids, FIELD_TYPES[f.type].generate(f, numbers))))
 
 
 @dataclass
