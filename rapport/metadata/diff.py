@@ -169,7 +169,7 @@ def _diff_fields(old_obj: ObjectDef, new_obj: ObjectDef, renames: list[Change], 
             additions.append(FieldAdded(new_obj.name, new_field))
             continue
         claimed.add(old_field.name)
-        changed = _changed_keys(replace(old_field, name=new_field.name), new_field, skip={"renamed_from"})
+        changed = _changed_keys(replace(old_field, name=new_field.name), new_field, skip={"renamed_from", "derived"})
         if changed:
             alterations.append(FieldChanged(new_obj.name, replace(old_field, name=new_field.name),
                                             new_field, changed))

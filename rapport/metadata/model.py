@@ -73,6 +73,10 @@ class FieldDef:
     filter: Any = None
     format: str | None = None
     start: int | None = None
+    #: options the runtime filled in from the rest of the bundle when loading it (a roll-up's
+    #: return_type and scale); ``to_dict`` leaves them out, so a stored or exported bundle says
+    #: only what its author said and they follow the bundle when it changes
+    derived: frozenset[str] = frozenset()
 
     def picklist_value_names(self) -> tuple[str, ...]:
         return tuple(v.value for v in self.values)
@@ -85,7 +89,7 @@ class FieldDef:
                 if value:
                     data["values"] = [_picklist_value_dict(v) for v in value]
                 continue
-            if value is None or value == f.default or f.name == "renamed_from":
+            if value is None or value == f.default or f.name in ("renamed_from", "derived") or f.name in self.derived:
                 if f.name in ("name", "type", "label"):
                     data[f.name] = value
                 continue

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -77,6 +77,8 @@ def _sqlite_engine(url: str) -> Engine:
         # SQLite's own lower() folds ASCII only; case-insensitive filters ("Élan" contains
         # "élan") need Unicode, as PostgreSQL's lower() has.
         dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
+        for name, function in SQLITE_FUNCTIONS.items():
+            dbapi_conn.create_function(name, -1, function, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -84,6 +86,16 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("rapport_read") else "BEGIN IMMEDIATE")
 
     return engine
+
+
+#: SQL functions every SQLite connection gets, which other areas register (the formula
+#: language's functions that SQLite lacks); PostgreSQL has its own built in
+SQLITE_FUNCTIONS: dict[str, Callable[..., Any]] = {}
+
+
+def register_sqlite_function(name: str, function: Callable[..., Any]) -> None:
+    """Give every SQLite connection opened from now on the function ``name``."""
+    SQLITE_FUNCTIONS[name] = function
 
 
 def _unicode_lower(value: Any) -> Any:

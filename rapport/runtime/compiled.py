@@ -19,20 +19,15 @@ import sqlalchemy as sa
 from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 from rapport.platform.errors import NotFound
 from rapport.platform.sqltypes import UtcDateTime
+from rapport.runtime.compiled_formulas import ObjectFormulas, compile_object_formulas
 from rapport.runtime.fields import FIELD_TYPES, FieldType
+from rapport.runtime.fields.system import SYSTEM_FIELD_DEFS, SYSTEM_FIELDS
 
-SYSTEM_FIELDS = ("id", "owner", "created_at", "created_by", "updated_at", "updated_by", "version")
-#: system fields typed as the field types they behave like, for queries and serialisation
-SYSTEM_FIELD_DEFS: dict[str, FieldDef] = {
-    "id": FieldDef("id", "text", "Record ID", max_length=36),
-    "owner": FieldDef("owner", "text", "Owner"),
-    "created_at": FieldDef("created_at", "datetime", "Created at"),
-    "created_by": FieldDef("created_by", "text", "Created by"),
-    "updated_at": FieldDef("updated_at", "datetime", "Updated at"),
-    "updated_by": FieldDef("updated_by", "text", "Updated by"),
-    "version": FieldDef("version", "integer", "Version"),
-    "is_deleted": FieldDef("is_deleted", "boolean", "Deleted"),
-}
+__all__ = [
+    "DEFAULT_SORT", "SYSTEM_FIELDS", "SYSTEM_FIELD_DEFS", "CompiledField", "CompiledObject", "CompiledOrg",
+    "ModelCache", "build_table", "compile_org", "field_column", "field_index", "index_name", "system_columns",
+]
+
 DEFAULT_SORT = ("created_at", "id")
 
 
@@ -62,6 +57,13 @@ class CompiledObject:
     tracked: tuple[CompiledField, ...] = ()
     #: (child object name, field) pairs that point at this object
     children: list[tuple[str, CompiledField]] = field(default_factory=list)
+    #: (parent object name, roll-up field) pairs that summarise this object's records; an
+    #: object no roll-up summarises pays nothing for roll-ups on its writes
+    summarised_by: list[tuple[str, CompiledField]] = field(default_factory=list)
+    #: the roll-ups of ``summarised_by`` ready to run, built on first use (records.rollups)
+    rollups: Any = None
+    #: formula fields' typed trees, validation rules and default formulas
+    formulas: ObjectFormulas = field(default_factory=lambda: ObjectFormulas({}, (), ()))
     #: row → JSON record function, built on first use (records.serialize)
     serializer: Any = None
 
@@ -170,12 +172,17 @@ def compile_org(org_name: str, revision: int, bundle: Bundle) -> CompiledOrg:
             required=tuple(f for f in values if f.type.is_required(f.defn) and f.type.writable),
             unique=tuple(f for f in values if f.defn.unique and f.type.stored),
             tracked=tuple(f for f in values if (f.defn.track_history or obj.track_history) and f.type.stored),
+            formulas=compile_object_formulas(bundle, obj),
         )
     for compiled in objects.values():
         for ref in compiled.references:
             target = objects.get(ref.defn.target or "")
             if target is not None:
                 target.children.append((compiled.name, ref))
+        for computed in compiled.stored:
+            child = objects.get(computed.defn.child_object or "")
+            if computed.type.recalculated_on and child is not None:
+                child.summarised_by.append((compiled.name, computed))
     return CompiledOrg(org_name, revision, bundle, metadata, objects)
 
 

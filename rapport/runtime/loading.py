@@ -9,8 +9,10 @@ from rapport.metadata import Bundle, load_bundle
 from rapport.platform.errors import InvalidRequest, Problem, ProblemCollector, ValidationFailed
 from rapport.runtime.compiled import CompiledOrg, compile_org
 from rapport.runtime.fields import FIELD_TYPES
+from rapport.runtime.formula_definitions import complete_formulas
 from rapport.runtime.query.filters import compile_filter
 from rapport.runtime.query.joins import JoinPaths
+from rapport.runtime.rollup_definitions import complete_rollups
 
 
 def load(data: Any) -> Bundle:
@@ -24,7 +26,10 @@ def load(data: Any) -> Bundle:
         return data
     bundle = load_bundle(data, field_types=FIELD_TYPES)
     problems = ProblemCollector()
-    problems.extend(_filter_problems(bundle))
+    bundle = complete_rollups(bundle, problems)  # return types, filters and chains of roll-ups
+    bundle = complete_formulas(bundle, problems)  # every formula type-checked, return types filled in
+    if not problems:  # filters are compiled against the org model, which needs formulas that check
+        problems.extend(_filter_problems(bundle))
     problems.raise_if_any(ValidationFailed, "metadata bundle is invalid", "metadata.invalid")
     return bundle
 

@@ -18,7 +18,9 @@ from rapport.metadata.revisions import get_revision
 from rapport.platform.actor import SYSTEM, Actor
 from rapport.platform.db import OrgLocation
 from rapport.platform.settings import Settings
+from rapport.platform.sqltypes import utcnow
 from rapport.runtime.compiled import CompiledOrg, ModelCache
+from rapport.runtime.formula import Env
 from rapport.runtime.loading import load
 from rapport.runtime.metadata_service import MetadataService
 from rapport.runtime.query import QueryResult, QuerySpec, run_query
@@ -80,11 +82,16 @@ class OrgRuntime:
     def records(self, actor: Actor = SYSTEM, tx: Tx | None = None) -> RecordService:
         return RecordService(self, actor, tx)
 
-    def query(self, spec: QuerySpec, tx: Tx | None = None) -> QueryResult:
+    def query(self, spec: QuerySpec, tx: Tx | None = None, actor: Actor = SYSTEM) -> QueryResult:
         with self.reading(tx) as current:
             return run_query(current.conn, current.model, spec,
                              page_size_default=self.settings.page_size_default,
-                             page_size_max=self.settings.page_size_max)
+                             page_size_max=self.settings.page_size_max, env=self.formula_env(actor))
+
+    def formula_env(self, actor: Actor) -> Env:
+        """What ``$User``, ``$Org``, TODAY() and NOW() are for ``actor``, now."""
+        return Env(user_id=actor.id, user_name=actor.name, org_id=self.location.org_id, org_name=self.name,
+                   now=utcnow())
 
     @property
     def metadata(self) -> MetadataService:

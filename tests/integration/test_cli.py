@@ -12,7 +12,7 @@ import pytest
 from rapport.metadata.folder import write_bundle_folder
 from rapport.platform.cli import main
 from rapport.runtime.loading import load
-from tests.support.bundles import drop_field, obj, sales_bundle
+from tests.support.bundles import drop_field, field, obj, sales_bundle
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -76,7 +76,8 @@ def test_org_create_list_show_delete(rapport: Run, tmp_path: Path) -> None:
 
 
 def test_validate_a_file_a_folder_and_every_problem(rapport: Run, sales: str, tmp_path: Path) -> None:
-    assert rapport("metadata", "validate", sales) == (0, "valid: 3 objects, 23 fields, 2 layouts, 1 list view\n", "")
+    assert rapport("metadata", "validate", sales) == (
+        0, "valid: 3 objects, 28 fields, 2 layouts, 1 list view, 2 validation rules\n", "")
     write_bundle_folder(load(sales_bundle()), tmp_path / "folder")
     assert rapport("metadata", "validate", str(tmp_path / "folder"))[1].startswith("valid: 3 objects")
 
@@ -89,6 +90,15 @@ def test_validate_a_file_a_folder_and_every_problem(rapport: Run, sales: str, tm
     assert "\n  /objects/0/fields/0/type: field 'name' of object 'account': type 'nope'" in err
     assert "\n  /objects/2/name: " in err and "[metadata.bad_name]" in err
 
+    formula = sales_bundle()
+    field(formula, "deal", "weighted_amount")["expression"] = "IF(amount > 10,\n   amount * 2,\n   \"small\")"
+    code, _, err = rapport("metadata", "validate", write_json(tmp_path / "formula.json", formula))
+    assert code == 1 and err.endswith(
+        "  /objects/2/fields/9/expression: formula field 'deal.weighted_amount': line 3, column 4: IF argument 3: "
+        "the two results of IF must all have one type; got a number and text [formula.wrong_type]\n"
+        '         "small")\n'
+        "         ^\n")
+
     (tmp_path / "broken.json").write_text('{"objects": [\n  {"name": }\n]}')
     code, _, err = rapport("metadata", "validate", str(tmp_path / "broken.json"))
     assert code == 1 and "broken.json' is not valid JSON: line 2, column 12" in err and "[cli.bad_json]" in err
@@ -98,7 +108,7 @@ def test_plan_apply_pull_round_trip(rapport: Run, sales: str, tmp_path: Path) ->
     rapport("org", "create", "acme")
     code, out, _ = rapport("metadata", "plan", "--org", "acme", sales)
     assert code == 0 and "[safe] create table 'deal'" in out.replace('"', "'")
-    assert len(json.loads(rapport("metadata", "plan", "--org", "acme", sales, "--json")[1])["steps"]) == 6
+    assert len(json.loads(rapport("metadata", "plan", "--org", "acme", sales, "--json")[1])["steps"]) == 8
 
     code, out, _ = rapport("metadata", "apply", "--org", "acme", sales, "-m", "first", "--author", "ann")
     assert code == 0 and out.endswith("applied: revision 1\n")
@@ -106,7 +116,7 @@ def test_plan_apply_pull_round_trip(rapport: Run, sales: str, tmp_path: Path) ->
 
     folder = tmp_path / "pulled"
     assert rapport("metadata", "pull", "--org", "acme", str(folder)) == (
-        0, f"wrote 6 files to {folder} (revision 1)\n", "")
+        0, f"wrote 8 files to {folder} (revision 1)\n", "")
     assert rapport("metadata", "validate", str(folder))[0] == 0
     assert rapport("metadata", "plan", "--org", "acme", str(folder))[1] == "No changes.\n"
     revisions = json.loads(rapport("metadata", "revisions", "--org", "acme", "--json")[1])
@@ -165,7 +175,7 @@ def test_background_apply_follows_the_job(rapport: Run, sales: str, tmp_path: Pa
     rapport("org", "create", "acme")
     code, out, err = rapport("metadata", "apply", "--org", "acme", sales, "--background")
     assert code == 0 and "applying in the background (as asked)" in out
-    assert "applying [" in err and "100% 6/6" in err
+    assert "applying [" in err and "100% 8/8" in err
     assert out.splitlines()[-1].startswith("job ") and out.endswith("finished: revision 1\n")
 
     account = json.loads(rapport("record", "create", "--org", "acme", "account", '{"name": "A"}')[1])["id"]

@@ -69,7 +69,10 @@ def print_error(error: RapportError, stream: TextIO | None = None) -> None:
     for problem in error.problems:
         where = f"{problem.pointer}: " if problem.pointer else ""
         print(f"  {where}{problem.message} [{problem.code}]", file=out)
-        if problem.hint:
+        if problem.hint and "\n" in problem.hint:  # a formula's line with a caret under the place
+            for hint_line in problem.hint.splitlines():
+                print(f"      {hint_line}", file=out)
+        elif problem.hint:
             print(f"    hint: {problem.hint}", file=out)
     hint = HINTS.get(error.code)
     if hint:

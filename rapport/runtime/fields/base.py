@@ -72,6 +72,11 @@ class FieldType:
     converts_from: ClassVar[frozenset[str]] = frozenset()
     #: what a roll-up summary can compute over a field of this type
     aggregates: ClassVar[frozenset[str]] = frozenset({"count"})
+    #: the formula language's type for this field's values (see rapport.runtime.formula.types)
+    formula_value: ClassVar[str] = "text"
+    #: for types whose values the system computes from other records (roll-ups): the options
+    #: whose change means every stored value is recalculated (empty: values are written by callers)
+    recalculated_on: ClassVar[frozenset[str]] = frozenset()
 
     # -- storage -----------------------------------------------------------------
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
@@ -114,6 +119,14 @@ class FieldType:
     def describe(self, field: FieldDef) -> dict[str, Any]:
         """Type-specific facts for describe and forms (options, limits)."""
         return {}
+
+    def field_operators(self, field: FieldDef) -> Mapping[str, Operator]:
+        """The filter operators of ``field`` (those of its type, except where values vary)."""
+        return self.operators
+
+    def formula_kind(self, field: FieldDef) -> str:
+        """The formula type of this field's values (``text``, ``number``, ``date``…)."""
+        return self.formula_value
 
     # -- values --------------------------------------------------------------------
     def coerce(self, value: Any, field: FieldDef) -> Any:

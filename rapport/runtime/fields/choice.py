@@ -22,6 +22,7 @@ class BooleanType(FieldType):
     """Never blank: a boolean is false until set (a new column fills existing rows with false)."""
 
     name = "boolean"
+    formula_value = "boolean"
     widget = "checkbox"
     operators = {"eq": EQUALITY_OPERATORS["eq"], "ne": EQUALITY_OPERATORS["ne"]}
     converts_from = frozenset({"text", "integer"})
@@ -74,6 +75,7 @@ def _allowed(field: FieldDef) -> str:
 
 class PicklistType(FieldType):
     name = "picklist"
+    formula_value = "picklist"
     widget = "select"
     defaults = {"restricted": True}
     operators = {**EQUALITY_OPERATORS, **ORDER_OPERATORS, **TEXT_OPERATORS}
@@ -161,6 +163,7 @@ def _includes(column: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[boo
 
 class MultipicklistType(PicklistType):
     name = "multipicklist"
+    formula_value = "multipicklist"
     widget = "multiselect"
     max_defaults = 10_000
     operators = {

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import sqlalchemy as sa
 
 from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 from rapport.platform.errors import Problem
-from decimal import Decimal
-
-from rapport.runtime.fields.numeric import exact_json, parse_number
 from rapport.runtime.fields.base import (
-    EQUALITY_OPERATORS, ORDER_OPERATORS, TEXT_OPERATORS, FieldType, FieldValueError,
+    EQUALITY_OPERATORS, ORDER_OPERATORS, TEXT_OPERATORS, FieldType, FieldValueError, Operator,
 )
 
 AUTONUMBER_PLACEHOLDER = re.compile(r"\{(0+)\}")
+#: digits after the point of a numeric formula whose metadata names no scale
+FORMULA_DEFAULT_SCALE = 2
+#: the longest text a formula's value is taken to be (as a long text area)
+FORMULA_MAX_TEXT = 131_072
 
 
 class FormulaType(FieldType):
@@ -38,21 +40,72 @@ class FormulaType(FieldType):
     def describe(self, field: FieldDef) -> dict[str, Any]:
         return {"return_type": field.return_type, "expression": field.expression}
 
+    def formula_kind(self, field: FieldDef) -> str:
+        value_type, value_field = self.value_type(field)
+        return value_type.formula_kind(value_field)
+
     def coerce(self, value: Any, field: FieldDef) -> Any:
         raise FieldValueError("records.read_only", "formula fields are computed and cannot be written")
 
+    # A formula's values are those of its return type: filters, cursors and JSON use that type.
+    def value_type(self, field: FieldDef) -> tuple[FieldType, FieldDef]:
+        """The field type of the formula's values, and the field definition they fit."""
+        from rapport.runtime.fields import FIELD_TYPES  # the registry imports this module
+
+        kind = field.return_type or "text"
+        numeric = kind in ("number", "currency", "percent")
+        scale = (FORMULA_DEFAULT_SCALE if field.scale is None else field.scale) if numeric else None
+        # text results may be longer than a text field's 255 characters (a cursor carries them)
+        length = FORMULA_MAX_TEXT if kind == "text" else None
+        return FIELD_TYPES[kind], FieldDef(field.name, kind, field.label, precision=38 if numeric else None,
+                                           scale=scale, max_length=length)
+
+    def field_operators(self, field: FieldDef) -> Mapping[str, Operator]:
+        value_type, _ = self.value_type(field)
+        return value_type.operators
+
+    def coerce_operand(self, op: str, value: Any, field: FieldDef) -> Any:
+        value_type, value_field = self.value_type(field)
+        return value_type.coerce_operand(op, value, value_field)
+
+    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
+        value_type, value_field = self.value_type(field)
+        return value_type.json_converter(value_field)
+
+    def to_json(self, value: Any, field: FieldDef) -> Any:
+        value_type, value_field = self.value_type(field)
+        return value_type.to_json(value, value_field)
+
 
 class RollupType(FieldType):
-    """A roll-up summary: stored on the parent, kept up to date on child writes."""
+    """A roll-up summary: stored on the parent, kept exact on child writes (``records.rollups``).
+
+    Its values have the type of what it summarises, ``return_type``, which the runtime fills
+    in when metadata is loaded (``rapport.runtime.rollup_definitions``): count is an integer;
+    sum, min and max have the summarised field's type, numbers as numeric(38, that field's
+    scale). Column, JSON and filter operands are those of that type, so a roll-up filters and
+    sorts like the field it summarises.
+    """
 
     name = "rollup"
     widget = "readonly"
     writable = False
+    #: what a roll-up of a roll-up may compute depends on the inner one's return type
+    #: (checked when return types are derived); any of these can apply
+    aggregates = frozenset({"count", "sum", "min", "max"})
+    recalculated_on = frozenset({"child_object", "relationship_field", "function", "field", "filter",
+                                 "return_type", "scale"})
 
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
-        return sa.Numeric(38, 8, asdecimal=True)
+        value_type, value_field = rollup_values(field)
+        return value_type.column_type(value_field)
 
     def check_options(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
+        for flag in ("required", "unique", "external_id"):
+            if getattr(field, flag):
+                yield Problem(f"{at}/{flag}", "metadata.invalid",
+                              f"roll-up '{field.name}' of object '{obj.name}' is computed, so it cannot "
+                              f"be {flag.replace('_', ' ')}")
         child = bundle.object(field.child_object or "")
         if child is None:
             yield Problem(at + "/child_object", "metadata.unknown_object",
@@ -65,7 +118,7 @@ class RollupType(FieldType):
                           f"roll-up '{field.name}' needs a field of '{child.name}' that points at "
                           f"'{obj.name}'; {field.relationship_field!r} is not one")
         summarised = child.field(field.field or "")
-        if field.function != "count" and summarised is None:
+        if summarised is None and (field.function != "count" or field.field is not None):
             yield Problem(at + "/field", "metadata.unknown_field",
                           f"roll-up '{field.name}' ({field.function}) needs a field of '{child.name}' "
                           f"to summarise; {field.field!r} is not one")
@@ -76,19 +129,50 @@ class RollupType(FieldType):
 
     def describe(self, field: FieldDef) -> dict[str, Any]:
         return {"child_object": field.child_object, "relationship_field": field.relationship_field,
-                "function": field.function, "field": field.field}
+                "function": field.function, "field": field.field, "return_type": field.return_type}
 
     def coerce(self, value: Any, field: FieldDef) -> Any:
         # roll-ups are never written by callers (not ``writable``); this parses filter operands
-        if value is None or value == "":
-            return None
-        return parse_number(value)
+        value_type, value_field = rollup_values(field)
+        return value_type.coerce(value, value_field)
 
     def to_json(self, value: Any, field: FieldDef) -> Any:
-        if value is None:
-            return None
-        number = Decimal(value)
-        return exact_json(number, 0 if number == number.to_integral_value() else 8)
+        value_type, value_field = rollup_values(field)
+        return value_type.to_json(value, value_field)
+
+    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
+        value_type, value_field = rollup_values(field)
+        return value_type.json_converter(value_field)
+
+    def formula_kind(self, field: FieldDef) -> str:
+        value_type, value_field = rollup_values(field)
+        return value_type.formula_kind(value_field)
+
+    def default_value(self, field: FieldDef) -> Any:
+        """A new record has no children: a count or sum of none is 0, a min or max is empty."""
+        if field.function in ("count", "sum"):
+            value_type, value_field = rollup_values(field)
+            return value_type.coerce(0, value_field)
+        return None
+
+
+#: digits of a number roll-up: a sum of many values needs room beyond the summarised field's
+ROLLUP_PRECISION = 38
+
+
+def rollup_values(field: FieldDef) -> tuple[FieldType, FieldDef]:
+    """The field type a roll-up's values have, and a field definition of that type to use it with."""
+    return _value_field(field.return_type, field.scale)
+
+
+@lru_cache(maxsize=256)
+def _value_field(return_type: str | None, scale: int | None) -> tuple[FieldType, FieldDef]:
+    from rapport.runtime.fields import FIELD_TYPES  # the registry imports this module
+
+    if return_type is None:  # a definition not loaded through the runtime: numbers, as before
+        return_type, scale = "number", 8
+    return FIELD_TYPES[return_type], FieldDef("value", return_type, "Value", precision=ROLLUP_PRECISION,
+                                              scale=scale)
 
 
 def _aggregates(type_name: str) -> frozenset[str]:

@@ -61,6 +61,7 @@ def _check_bounds(number: Decimal, field: FieldDef) -> None:
 
 class IntegerType(FieldType):
     name = "integer"
+    formula_value = "number"
     widget = "number"
     aggregates = frozenset({"count", "sum", "min", "max"})
     converts_from = NUMERIC_TYPES | {"text", "picklist", "boolean"}
@@ -102,6 +103,7 @@ class IntegerType(FieldType):
 
 class NumberType(FieldType):
     name = "number"
+    formula_value = "number"
     widget = "number"
     aggregates = frozenset({"count", "sum", "min", "max"})
     defaults = {"precision": 18, "scale": 0}

@@ -16,6 +16,7 @@ from rapport.runtime.fields.base import Converted, FieldType, FieldValueError, d
 class DateType(FieldType):
     aggregates = frozenset({"count", "min", "max"})
     name = "date"
+    formula_value = "date"
     widget = "date"
     converts_from = frozenset({"datetime", "text"})
 
@@ -48,6 +49,7 @@ class DateType(FieldType):
 class DateTimeType(FieldType):
     aggregates = frozenset({"count", "min", "max"})
     name = "datetime"
+    formula_value = "datetime"
     widget = "datetime"
     converts_from = frozenset({"date", "text"})
 
@@ -91,6 +93,7 @@ def utc_iso(value: datetime) -> str:
 class TimeType(FieldType):
     aggregates = frozenset({"count", "min", "max"})
     name = "time"
+    formula_value = "time"
     widget = "time"
     converts_from = frozenset({"text"})
 

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from rapport.platform.errors import InvalidRequest, Problem
 from rapport.runtime.fields import FieldValueError
 from rapport.runtime.compiled import SYSTEM_FIELDS, CompiledObject, CompiledOrg
+from rapport.runtime.formula import Env
 from rapport.runtime.query.filters import compile_filter
 from rapport.runtime.query.joins import JoinPaths, PathError, ResolvedPath
 from rapport.runtime.query.spec import QueryResult, QuerySpec, decode_cursor, encode_cursor
@@ -47,10 +48,11 @@ class _SortKey:
 
 
 def run_query(conn: Connection, model: CompiledOrg, spec: QuerySpec, *,
-              page_size_default: int = 50, page_size_max: int = 200) -> QueryResult:
+              page_size_default: int = 50, page_size_max: int = 200, env: Env | None = None) -> QueryResult:
+    """One page of ``spec``; ``env`` gives formula fields their globals and clock."""
     obj = model.object(spec.object)
     limit = _page_size(spec.limit, page_size_default, page_size_max)
-    paths = JoinPaths(model, obj, include_deleted=spec.include_deleted)
+    paths = JoinPaths(model, obj, include_deleted=spec.include_deleted, dialect=conn.dialect.name, env=env)
     scope = _scope(obj, compile_filter(spec.filter, paths), spec.include_deleted)
     filter_from = paths.from_clause()  # only the joins the filter needs: the count's FROM
 
@@ -128,7 +130,7 @@ def _resolve_selection(paths: JoinPaths, spec: QuerySpec
                        ) -> tuple[list[ResolvedPath], list[tuple[ResolvedPath, bool]]]:
     """Output paths (system fields first) and sort keys; every problem raised at once."""
     obj = paths.root
-    requested = spec.fields if spec.fields is not None else tuple(f.name for f in obj.stored)
+    requested = spec.fields if spec.fields is not None else default_fields(obj)
     if isinstance(requested, str):
         requested = (requested,)
     problems: list[Problem] = []
@@ -161,6 +163,11 @@ def _resolve_selection(paths: JoinPaths, spec: QuerySpec
     if "id" not in seen:
         sort_paths.append((paths.resolve("id"), False))
     return list(outputs.values()), sort_paths
+
+
+def default_fields(obj: CompiledObject) -> tuple[str, ...]:
+    """What a query returns when it names no fields: every stored and formula field."""
+    return tuple(name for name, f in obj.fields.items() if f.type.stored or name in obj.formulas.fields)
 
 
 def _order(column: sa.ColumnElement[Any], key: _SortKey) -> sa.ColumnElement[Any]:

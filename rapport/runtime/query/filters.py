@@ -14,6 +14,7 @@ each with a JSON pointer into the filter (``/filter/and/1/value``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +43,27 @@ def compile_filter(tree: Any, paths: JoinPaths, *, at: str = "/filter") -> sa.Co
     problems.raise_if_any(InvalidRequest, f"the filter on object '{paths.root.name}' is not valid",
                           "query.bad_filter")
     return expression
+
+
+def condition_fields(tree: Any, at: str = "/filter", depth: int = 0) -> Iterator[tuple[str, str]]:
+    """(field path, pointer to it) of every condition in ``tree``.
+
+    Malformed nodes are skipped: :func:`compile_filter` is what reports them.
+    """
+    if not isinstance(tree, dict) or depth > MAX_DEPTH:
+        return
+    if set(tree) == set(CONDITION_KEYS):
+        if isinstance(tree["field"], str):
+            yield tree["field"], f"{at}/field"
+        return
+    if len(tree) != 1:
+        return
+    ((key, children),) = tree.items()
+    if key == "not":
+        yield from condition_fields(children, f"{at}/not", depth + 1)
+    elif key in GROUPS and isinstance(children, list):
+        for index, child in enumerate(children):
+            yield from condition_fields(child, f"{at}/{key}/{index}", depth + 1)
 
 
 #: limits that keep every filter a statement each database accepts
@@ -99,7 +121,8 @@ class _FilterCompiler:
             self.problems.add(f"{at}/field", error.code, error.message)
             return sa.false()
         field_type = resolved.field.type
-        allowed = [*field_type.operators, IS_NULL]
+        operators = field_type.field_operators(resolved.field.defn)
+        allowed = [*operators, IS_NULL]
         if not isinstance(op, str) or op not in allowed:
             self.problems.add(f"{at}/op", "query.bad_operator",
                               f"operator {op!r} is not available for field '{path}' ({field_type.name}); "
@@ -110,7 +133,7 @@ class _FilterCompiler:
         operand = self.operand(resolved, op, value, f"{at}/value")
         if operand is None:
             return sa.false()
-        return field_type.operators[op](resolved.column, operand)
+        return operators[op](resolved.column, operand)
 
     def is_null(self, resolved: ResolvedPath, value: Any, at: str) -> sa.ColumnElement[bool]:
         if not isinstance(value, bool):

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from rapport.runtime.compiled import SYSTEM_FIELD_DEFS, SYSTEM_FIELDS, CompiledField, CompiledObject, CompiledOrg
 from rapport.runtime.fields import FIELD_TYPES, FieldValueError
+from rapport.runtime.formula import Env, SqlContext, compile_sql
 
 #: how many lookups a path may follow: "contact.account.name" is two
 MAX_HOPS = 2
@@ -70,10 +71,14 @@ class JoinPaths:
     Soft-deleted looked-up records are joined as absent unless ``include_deleted``.
     """
 
-    def __init__(self, model: CompiledOrg, root: CompiledObject, *, include_deleted: bool = False) -> None:
+    def __init__(self, model: CompiledOrg, root: CompiledObject, *, include_deleted: bool = False,
+                 dialect: str = "sqlite", env: Env | None = None) -> None:
         self.model = model
         self.root = root
         self.include_deleted = include_deleted
+        #: formula fields compile to this database's SQL, with these globals and clock
+        self.dialect = dialect
+        self.env = env or Env()
         self._joins: dict[tuple[str, ...], _Join] = {}
 
     def resolve(self, path: str) -> ResolvedPath:
@@ -85,20 +90,32 @@ class JoinPaths:
         if len(parts) > MAX_HOPS + 1:
             raise PathError("query.not_supported",
                             f"field path {path!r} follows {len(parts) - 1} lookups; at most {MAX_HOPS} are supported")
+        return self.resolve_parts(tuple(parts))
+
+    def resolve_parts(self, parts: tuple[str, ...]) -> ResolvedPath:
+        """A path given as its names, without the limit on lookups (formulas follow more)."""
+        path = ".".join(parts)
         obj, table = self.root, self.root.table  # type: CompiledObject, sa.FromClause
         for depth, name in enumerate(parts[:-1]):
             link = _field_of(obj, table, name)
             if not link.defn.target or link.column is None:
                 raise PathError("query.unknown_field",
                                 f"field '{name}' of object '{obj.name}' is not a lookup, so {path!r} cannot follow it")
-            obj, table = self._join(tuple(parts[: depth + 1]), table, link)
+            obj, table = self._join(parts[: depth + 1], table, link)
         compiled = _field_of(obj, table, parts[-1])
-        if not compiled.type.stored or compiled.column is None:
-            raise PathError("query.not_supported",
-                            f"field {path!r} is a {compiled.type.name} field; formula fields are computed "
-                            "by the formula engine and cannot be used in queries yet")
+        if compiled.column is None:
+            return ResolvedPath(path, compiled, self._formula(obj, compiled, parts[:-1]), nullable=True)
         column = table.c[compiled.name]
         return ResolvedPath(path, compiled, column, nullable=len(parts) > 1 or bool(column.nullable))
+
+    def _formula(self, obj: CompiledObject, compiled: CompiledField, prefix: tuple[str, ...]) -> sa.ColumnElement[Any]:
+        """A formula field's SQL; the paths it reads are relative to its object, at ``prefix``."""
+        typed = obj.formulas.fields.get(compiled.name)
+        if typed is None:
+            raise PathError("query.not_supported", f"field '{obj.name}.{compiled.name}' ({compiled.type.name}) "
+                            "has no value to query")
+        column = lambda inner: self.resolve_parts(prefix + inner).column  # noqa: E731
+        return compile_sql(typed, SqlContext(self.dialect, self.env, column))
 
     def _join(self, prefix: tuple[str, ...], parent: sa.FromClause,
               link: CompiledField) -> tuple[CompiledObject, sa.FromClause]:

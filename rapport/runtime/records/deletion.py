@@ -6,7 +6,8 @@ rebuilds fragile). On PostgreSQL, writers of children hold a key-share lock on t
 row they point at (see ``checks.check_references``), so a concurrent delete waits.
 Soft delete, where an object has it, cascades as a soft delete to children that have it
 too and as a hard delete to children that do not; set_null leaves children of a
-soft-deleted parent untouched, so undelete restores the relationship.
+soft-deleted parent untouched, so undelete restores the relationship. Roll-ups over the
+records deleted, emptied or undeleted are recomputed for their parents (``rollups``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rapport.platform.errors import Conflict, InvalidRequest, NotFound
 from rapport.platform.sqltypes import utcnow
 from rapport.runtime.compiled import CompiledField, CompiledObject
 from rapport.platform.errors import ProblemCollector
+from rapport.runtime.records import rollups
 from rapport.runtime.records.history import write_history_rows
 from rapport.runtime.records.hooks import HookPoint, Hooks, SaveContext
 
@@ -78,6 +80,7 @@ def delete_rows(tx: Any, obj: CompiledObject, rows: list[dict[str, Any]], actor:
             is_deleted=True, version=obj.table.c.version + 1, updated_at=now, updated_by=actor.id))
     else:
         tx.conn.execute(obj.table.delete().where(obj.table.c.id.in_(ids)))
+    rollups.after_rows(tx.conn, tx.model, obj, rows)  # their parents, through every roll-up over obj
     hooks.run(HookPoint.AFTER_DELETE, contexts)
     return deleted + len(rows)
 
@@ -88,8 +91,10 @@ def _set_null(tx: Any, child: CompiledObject, ref: CompiledField, live: list[Any
     if any(tracked.name == ref.name for tracked in child.tracked):
         rows = tx.conn.execute(sa.select(table.c.id, table.c[ref.name]).where(*live)).all()
         write_history_rows(tx.conn, child, ref, [(record_id, old, None) for record_id, old in rows], actor, now)
-    tx.conn.execute(table.update().where(*live).values(
-        {ref.name: None, "version": table.c.version + 1, "updated_at": now, "updated_by": actor.id}))
+    values = {ref.name: None, "version": table.c.version + 1, "updated_at": now, "updated_by": actor.id}
+    affected = rollups.before_change(tx.conn, tx.model, child, values, live)  # roll-ups watching these
+    tx.conn.execute(table.update().where(*live).values(values))
+    rollups.refresh(tx.conn, tx.model, affected)
 
 
 def undelete_row(tx: Any, obj: CompiledObject, record_id: str, actor: Actor) -> dict[str, Any]:
@@ -115,4 +120,5 @@ def undelete_row(tx: Any, obj: CompiledObject, record_id: str, actor: Actor) -> 
     now = utcnow()
     values = {"is_deleted": False, "version": row["version"] + 1, "updated_at": now, "updated_by": actor.id}
     tx.conn.execute(table.update().where(table.c.id == record_id).values(**values))
+    rollups.after_rows(tx.conn, tx.model, obj, [row])  # it counts again
     return {**dict(row), **values}

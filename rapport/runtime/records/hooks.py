@@ -1,7 +1,8 @@
 """Named points in the record pipeline where later areas plug in.
 
-Triggers (sandbox), validation rules (formulas), roll-ups, workflow and the outbox
-register here; the record service runs them in the order of ARCHITECTURE.md. A hook
+Triggers (sandbox), validation rules (formulas), workflow and the outbox register here;
+the record service runs them in the order of ARCHITECTURE.md. (Roll-up summaries are no
+hook: the service recomputes them itself at the start of step 7, see ``rollups``.) A hook
 receives the :class:`SaveContext` of one record and may change ``record`` (before_save),
 add errors (validate), or write more rows through ``ctx.conn`` (after_save, workflow).
 """
@@ -22,7 +23,7 @@ from rapport.platform.errors import ProblemCollector
 class HookPoint(StrEnum):
     BEFORE_SAVE = "before_save"        # step 4: may change the record
     VALIDATE = "validate"              # step 5: validation rules, after system validation
-    AFTER_SAVE = "after_save"          # step 7: after-save triggers, roll-ups
+    AFTER_SAVE = "after_save"          # step 7: after-save triggers (after the roll-ups)
     WORKFLOW = "workflow"              # step 8: workflow rules, outbox rows
     BEFORE_DELETE = "before_delete"
     AFTER_DELETE = "after_delete"

@@ -10,6 +10,7 @@ transaction: a failed write leaves no trace.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 from collections.abc import Mapping, Sequence
 
@@ -23,7 +24,8 @@ from rapport.platform.errors import (
 from rapport.platform.ids import new_id
 from rapport.platform.sqltypes import utcnow
 from rapport.runtime.compiled import CompiledObject
-from rapport.runtime.records import checks
+from rapport.runtime.formula import Env
+from rapport.runtime.records import checks, formulas, rollups
 from rapport.runtime.records.deletion import delete_rows, undelete_row
 from rapport.platform.tables import history
 from rapport.runtime.records.history import history_rows
@@ -40,6 +42,11 @@ class RecordService:
         self.actor = actor
         self._tx = tx
 
+    @cached_property
+    def env(self) -> Env:
+        """``$User``, ``$Org`` and the clock for this service's formulas (fixed per service)."""
+        return self.runtime.formula_env(self.actor)
+
     # -- reads ---------------------------------------------------------------------
     def get(self, object_name: str, record_id: str, *, include_deleted: bool = False) -> dict[str, Any]:
         with self.runtime.reading(self._tx) as tx:
@@ -49,9 +56,9 @@ class RecordService:
             if "is_deleted" in obj.table.c and not include_deleted:
                 query = query.where(obj.table.c.is_deleted == sa.false())
             row = tx.conn.execute(query).mappings().first()
-        if row is None:
-            raise _not_found(obj, record_id)
-        return serializer(obj)(row)
+            if row is None:
+                raise _not_found(obj, record_id)
+            return self._with_formulas(tx, obj, [serializer(obj)(row)])[0]
 
     # -- writes --------------------------------------------------------------------
     def create(self, object_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,12 +106,15 @@ class RecordService:
             template = {"owner": self.actor.id, "created_at": now, "created_by": self.actor.id,
                         "updated_at": now, "updated_by": self.actor.id, "version": 1, **_defaults(obj)}
             records: list[dict[str, Any]] = []
-            for index, values in enumerate(inputs):
-                at = "" if single else f"/{index}"
+            given_keys: list[set[str]] = []
+            pointers = ["" if single else f"/{index}" for index in range(len(inputs))]
+            for values, at in zip(inputs, pointers):
                 given = checks.coerce_input(obj, values, errors, at)
                 records.append({"id": new_id(), **template, **given})
+                given_keys.append(set(values) if isinstance(values, Mapping) else set())
             if any(p.code == "records.not_an_object" for p in errors.problems):
                 _raise_invalid(obj, errors, len(records))  # nothing more to say about a non-record
+            formulas.apply_default_formulas(tx, obj, records, given_keys, pointers, self.env, errors)
             contexts = [SaveContext(tx.conn, tx.model, obj, self.actor, "create", r, None, errors,
                                     "" if single else f"/{i}") for i, r in enumerate(records)]
             self._before_save(contexts, errors)
@@ -112,7 +122,7 @@ class RecordService:
             self._generate(tx, obj, records)
             _insert(tx.conn, obj, records, self.runtime.settings.bulk_batch_size)
             self._after_write(tx, contexts)
-            return [serializer(obj)(r) for r in records]
+            return self._with_formulas(tx, obj, [serializer(obj)(r) for r in records])
 
     def _update(self, object_name: str, items: Sequence[tuple[str, Mapping[str, Any], int | None]],
                 single: bool) -> list[dict[str, Any]]:
@@ -133,7 +143,7 @@ class RecordService:
             self._validate(tx, obj, contexts, errors)
             changed_contexts = self._write_updates(tx, obj, contexts)
             self._after_write(tx, changed_contexts)
-            return [serializer(obj)(ctx.record) for ctx in contexts]
+            return self._with_formulas(tx, obj, [serializer(obj)(ctx.record) for ctx in contexts])
 
     def _write_updates(self, tx: Any, obj: CompiledObject, contexts: list[SaveContext]) -> list[SaveContext]:
         """Step 6 of an update: one executemany per set of changed columns, history in one insert.
@@ -176,6 +186,14 @@ class RecordService:
                 raise _not_found(obj, record_id)
         return rows
 
+    def _with_formulas(self, tx: Any, obj: CompiledObject, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records with their formula fields, computed by the database after the write."""
+        if obj.formulas.fields:
+            values = formulas.formula_values(tx, obj, [r["id"] for r in records], self.env)
+            for record in records:
+                record.update(values.get(record["id"], {}))
+        return records
+
     def _generate(self, tx: Any, obj: CompiledObject, records: list[dict[str, Any]]) -> None:
         """Values of value-generating fields (autonumbers), one allocation per batch.
 
@@ -216,10 +234,13 @@ class RecordService:
         checks.check_unique(tx.conn, obj, changed, errors)
         checks.check_references(tx.conn, tx.model, obj, ((at, values) for at, values, _ in changed), errors)
         if typed:
+            formulas.run_validation_rules(tx, obj, contexts, self.env)
             self.runtime.hooks.run(HookPoint.VALIDATE, contexts)
         _raise_invalid(obj, errors, len(contexts))
 
     def _after_write(self, tx: Any, contexts: list[SaveContext]) -> None:
+        if contexts:  # roll-ups first, so after-save triggers and workflow see exact parents
+            rollups.after_save(tx.conn, tx.model, contexts[0].object, contexts)
         hooks = self.runtime.hooks
         hooks.run(HookPoint.AFTER_SAVE, contexts)
         hooks.run(HookPoint.WORKFLOW, contexts)
@@ -229,7 +250,7 @@ class RecordService:
 
 def _defaults(obj: CompiledObject) -> dict[str, Any]:
     """Step 3: what a new record holds before the caller's values (computed once per call)."""
-    defaults = {c.name: c.type.default_value(c.defn) for c in obj.writable if c.column is not None}
+    defaults = {c.name: c.type.default_value(c.defn) for c in obj.stored}  # roll-ups start at 0 or empty
     if "is_deleted" in obj.table.c:
         defaults["is_deleted"] = False
     return defaults

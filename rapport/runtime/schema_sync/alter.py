@@ -153,7 +153,8 @@ class AlterColumn(Step):
         new_sql = self.new_type.column_type(self.new).compile(dialect=dialect)
         nullable = self.new_type.nullable(self.new)
         if old_sql != new_sql or self.old_type.nullable(self.old) != nullable:
-            self._alter_type(ctx, rewrite=self.type_changes)
+            # values the system recalculates (roll-ups) are not converted: a later step refills them
+            self._alter_type(ctx, rewrite=self.type_changes or bool(self.new_type.recalculated_on))
         if scan.converted:
             self._write_values(ctx, scan)
         if not nullable and self.old_type.nullable(self.old):

@@ -140,15 +140,18 @@ def _field_steps(change: FieldChanged, steps: list[Step], problems: list[Problem
                 hint="add a new field, copy the values, then delete the old one"))
             return
     storage = keys & STORAGE_KEYS
-    if storage:
+    # a roll-up's definition: its column may change type; its values are recalculated by a
+    # step of their own at the end of the plan (see recalculate.py)
+    recalculated = keys & new_type.recalculated_on
+    if storage or recalculated:
         alter = AlterColumn(change.object, old, new)
         if alter.needs_scan or alter.becomes_required or old.type != new.type or _column_differs(old, new):
             steps.append(alter)
-        else:
+        elif storage:
             steps.append(MetadataOnly(change.describe()))
     if keys & INDEX_KEYS:
         steps.append(ChangeIndex(change.object, old, new))
-    if keys - STORAGE_KEYS - INDEX_KEYS:
+    if keys - STORAGE_KEYS - INDEX_KEYS - recalculated:
         steps.append(MetadataOnly(change.describe()))
 
 

@@ -33,7 +33,8 @@ from rapport.runtime.loading import load
 from rapport.runtime.schema_sync.aside import aside_values_table
 from rapport.runtime.schema_sync.renames import follow, renames_in
 from rapport.runtime.schema_sync.runner import Applied, apply_bundle, current_bundle
-from rapport.runtime.schema_sync.steps import number_blank_rows, write_column
+from rapport.runtime.schema_sync.recalculate import recalculate_watching
+from rapport.runtime.schema_sync.steps import StepContext, number_blank_rows, write_column
 from rapport.runtime.sequences import Sequences, sequence_key
 
 
@@ -119,6 +120,9 @@ class Restore:
         narrowed_then = {**self.entry["definition"]["narrowed_to"], "name": narrowed.name}
         then = _field_of(load(_with_field(current, obj.name, narrowed_then)), obj.name, narrowed.name)
         self._copy_values(defn, only_unchanged_from=then)
+        restored = load(_with_field(current, obj.name, wider))  # roll-ups over the values follow them
+        recalculate_watching(StepContext(self.conn, self.schema, restored, restored, self.settings, 0),
+                             obj.name, narrowed.name)
         return applied
 
     # -- helpers -----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from rapport.platform.errors import ConfirmationRequired, ConversionRefused, Pro
 from rapport.platform.settings import Settings
 from rapport.runtime.revision_lock import lock_for_change
 from rapport.runtime.schema_sync.planner import Plan, rename_problems, steps_for
+from rapport.runtime.schema_sync.recalculate import recalculations
 from rapport.runtime.schema_sync.steps import Inspection, Progress, StepContext
 
 BundleLoader = Any  # Callable[[dict], Bundle]
@@ -44,6 +45,7 @@ def run_plan(conn: Connection, schema: str | None, settings: Settings, old: Bund
     """Inspect and apply every step, in order, on ``conn`` (the caller commits or rolls back)."""
     changes = diff(old, new)
     steps, problems = steps_for(changes)
+    steps += recalculations(changes, new)  # roll-ups added or changed: last, once every column exists
     problems = rename_problems(old, new) + problems
     plan = Plan(changes, steps, problems=problems)
     ctx = StepContext(conn, schema, old, new, settings, current_number(conn) + 1)

@@ -20,7 +20,9 @@ from sqlalchemy.engine import Connection
 from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 from rapport.platform.errors import Problem
 from rapport.platform.settings import Settings
-from rapport.runtime.compiled import DEFAULT_SORT, build_table, field_column, field_index, index_name
+from rapport.runtime.compiled import (
+    DEFAULT_SORT, CompiledOrg, build_table, compile_org, field_column, field_index, index_name,
+)
 from rapport.runtime.fields import FIELD_TYPES
 from rapport.runtime.sequences import Sequences, sequence_key
 
@@ -52,12 +54,20 @@ class StepContext:
     revision: int
     progress: Progress = lambda message, done, total: None
     _op: Operations | None = None
+    _model: CompiledOrg | None = None
 
     @property
     def op(self) -> Operations:
         if self._op is None:
             self._op = Operations(MigrationContext.configure(self.conn))
         return self._op
+
+    @property
+    def model(self) -> CompiledOrg:
+        """The new bundle compiled: its tables as they are once the DDL steps have run."""
+        if self._model is None:
+            self._model = compile_org("apply", self.revision, self.new_bundle)
+        return self._model
 
     @property
     def sequences(self) -> Sequences:

@@ -1,0 +1,44 @@
+"""Compiling a typed tree to a SQLAlchemy expression, for PostgreSQL and SQLite.
+
+The query engine selects, filters and sorts formula fields with these expressions, in
+the same single statement as the rest of a query. Field paths are resolved by the
+caller's ``column`` function (which adds the joins lookups need); globals, TODAY() and
+NOW() are bound values, so both compilers see the same clock and user.
+"""
+
+from __future__ import annotations
+
+
+import sqlalchemy as sa
+
+from rapport.runtime.formula.registry import SqlContext, SqlExpr, literal, sql_type
+from rapport.runtime.formula.typed import TCall, TField, TGlobal, TLiteral, Typed
+from rapport.runtime.formula.types import FType
+
+__all__ = ["SqlContext", "compile_sql"]
+
+
+def compile_sql(node: Typed, ctx: SqlContext) -> SqlExpr:
+    """The expression for ``node``, typed so that its result reads as the formula's value."""
+    kind = node.type if node.type is not FType.PICKLIST else FType.TEXT
+    return sa.type_coerce(_expression(node, ctx), sql_type(kind))
+
+
+def _expression(node: Typed, ctx: SqlContext) -> SqlExpr:
+    if isinstance(node, TLiteral):
+        return literal(node.value, node.type)
+    if isinstance(node, TField):
+        return _column(ctx.column(node.path), node.type, ctx)
+    if isinstance(node, TGlobal):
+        return literal(getattr(ctx.env, f"{node.scope[1:]}_{node.name}"), FType.TEXT)
+    assert isinstance(node, TCall)
+    args = [_expression(arg, ctx) for arg in node.args]
+    return node.fn.sql(ctx, [arg.type for arg in node.args], args, node.args)
+
+
+def _column(column: SqlExpr, kind: FType, ctx: SqlContext) -> SqlExpr:
+    if kind is FType.NUMBER and ctx.postgres and isinstance(column.type, sa.Integer):
+        return sa.cast(column, sa.Numeric())  # whole-number columns divide like numbers
+    return column
+
+

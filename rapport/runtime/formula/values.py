@@ -1,0 +1,242 @@
+"""What the formula functions do to values, in Python.
+
+One implementation, used twice: by the Python compiler (rules, defaults) and, wrapped as
+user-defined SQL functions, by SQLite, which lacks most of these built in (PostgreSQL gets
+native SQL written to the same rules in :mod:`.functions`). Values are the stored Python
+values: ``str`` (never empty: blank text is ``None``), ``Decimal``, ``bool``, ``date``,
+aware UTC ``datetime``. A value that has no answer (``VALUE("abc")``, ``SQRT(-1)``, a
+date past year 9999) raises :class:`FormulaRuntimeError`; in SQL that value is null.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from functools import lru_cache
+from typing import Any
+
+#: digits after the point that a quotient keeps (the rest is cut off, on every backend)
+DIVISION_SCALE = 20
+#: the largest exponent of ``^`` (beyond it numbers outgrow every column)
+MAX_EXPONENT = 1000
+#: the largest count of days that can be added to a date (about 10,000 years)
+MAX_DAYS = 3_652_059
+#: text and counts are clamped to this many characters
+MAX_CHARS = 1_000_000
+NUMBER_TEXT = re.compile(r" *[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+) *")
+_SCALE = Decimal(10) ** DIVISION_SCALE
+
+
+class FormulaRuntimeError(ValueError):
+    """A formula has no value for this record; the message says why."""
+
+
+def blank_text(text: str | None) -> str | None:
+    return text if text else None
+
+
+# -- numbers -----------------------------------------------------------------------------
+
+def divide(a: Decimal, b: Decimal) -> Decimal | None:
+    """``a / b``, cut (toward zero) to :data:`DIVISION_SCALE` places; ``None`` for ``b = 0``."""
+    if b == 0:
+        return None
+    with localcontext(prec=200):
+        return ((a * _SCALE) // b).scaleb(-DIVISION_SCALE)
+
+
+def power(base: Decimal, exponent: Decimal) -> Decimal:
+    if abs(exponent) > MAX_EXPONENT:
+        raise FormulaRuntimeError(f"the exponent {exponent} is beyond ±{MAX_EXPONENT}")
+    if base < 0 and exponent != exponent.to_integral_value():
+        raise FormulaRuntimeError(f"a negative number ({base}) has no real power {exponent}")
+    if base == 0 and exponent < 0:
+        raise FormulaRuntimeError("zero has no negative power")
+    try:
+        return base ** exponent
+    except (InvalidOperation, ArithmeticError) as error:
+        raise FormulaRuntimeError(f"{base} ^ {exponent} is out of range") from error
+
+
+def modulo(a: Decimal, b: Decimal) -> Decimal | None:
+    """The remainder with the sign of ``a`` (as in Salesforce); ``None`` for ``b = 0``."""
+    if b == 0:
+        return None
+    with localcontext(prec=200):
+        return a % b
+
+
+def square_root(x: Decimal) -> Decimal:
+    if x < 0:
+        raise FormulaRuntimeError(f"a negative number ({x}) has no square root")
+    return x.sqrt()
+
+
+def round_to(x: Decimal, digits: Decimal) -> Decimal:
+    """Half away from zero, as in spreadsheets; negative ``digits`` round to tens, hundreds…"""
+    places = int(digits)
+    if abs(places) > 100:
+        raise FormulaRuntimeError(f"ROUND takes -100 to 100 digits, got {digits}")
+    with localcontext(prec=200):
+        return x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def floor(x: Decimal) -> Decimal:
+    return x.to_integral_value(rounding=ROUND_FLOOR)
+
+
+def ceiling(x: Decimal) -> Decimal:
+    return x.to_integral_value(rounding=ROUND_CEILING)
+
+
+def number_text(x: Decimal) -> str:
+    """Plain digits, no exponent, no trailing zeros: ``1.5``, ``100``, ``-0.25``."""
+    if x == 0:
+        return "0"
+    text = format(x, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def text_value(text: str) -> Decimal:
+    if not NUMBER_TEXT.fullmatch(text):
+        raise FormulaRuntimeError(f"{_shown(text)} is not a number")
+    return Decimal(text.strip(" "))
+
+
+def is_number_text(text: str | None) -> bool:
+    return text is not None and NUMBER_TEXT.fullmatch(text) is not None
+
+
+def whole(x: Decimal, *, low: int = 0, high: int = MAX_CHARS) -> int:
+    """A count argument: cut to a whole number and kept within ``low``…``high``."""
+    return max(low, min(high, int(x)))
+
+
+# -- text -----------------------------------------------------------------------------------
+
+def left(text: str, count: Decimal) -> str | None:
+    return blank_text(text[: whole(count)])
+
+
+def right(text: str, count: Decimal) -> str | None:
+    n = whole(count)
+    return blank_text(text[max(0, len(text) - n):] if n else "")
+
+
+def mid(text: str, start: Decimal, count: Decimal) -> str | None:
+    first = whole(start, low=1) - 1
+    return blank_text(text[first: first + whole(count)])
+
+
+def find(search: str | None, text: str | None, start: Decimal | None = None) -> Decimal:
+    """1-based position of ``search`` in ``text`` from ``start``; 0 when absent or blank."""
+    if not search or not text:
+        return Decimal(0)
+    first = 0 if start is None else whole(start, low=1) - 1
+    return Decimal(text.find(search, first) + 1)
+
+
+def contains(text: str | None, part: str | None) -> bool:
+    return not part or (text is not None and part in text)
+
+
+def begins(text: str | None, part: str | None) -> bool:
+    return not part or (text is not None and text.startswith(part))
+
+
+def substitute(text: str | None, old: str | None, new: str | None) -> str | None:
+    if text is None:
+        return None
+    return text if not old else blank_text(text.replace(old, new or ""))
+
+
+@lru_cache(maxsize=256)
+def pattern(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
+def regex_match(text: str | None, regex: str) -> bool:
+    return pattern(regex).fullmatch(text or "") is not None
+
+
+# -- dates ----------------------------------------------------------------------------------
+
+def make_date(year: Decimal, month: Decimal, day: Decimal) -> date:
+    try:
+        return date(int(year), int(month), int(day))
+    except (ValueError, OverflowError):
+        raise FormulaRuntimeError(f"{_num(year)}-{_num(month)}-{_num(day)} is not a date") from None
+
+
+def date_value(text: str) -> date:
+    match = re.fullmatch(r" *([0-9]{4})-([0-9]{2})-([0-9]{2}) *", text)
+    if not match:
+        raise FormulaRuntimeError(f"{_shown(text)} is not a date like 2026-01-31")
+    return make_date(*(Decimal(g) for g in match.groups()))
+
+
+def add_days(day: date, count: Decimal) -> date:
+    try:
+        return day + timedelta(days=_days(count))
+    except OverflowError:
+        raise FormulaRuntimeError(f"{day.isoformat()} + {_num(count)} days is beyond the years 1–9999") from None
+
+
+def add_time(moment: datetime, days: Decimal) -> datetime:
+    _days(days)
+    try:
+        return moment + timedelta(microseconds=int((days * 86_400_000_000).to_integral_value(ROUND_HALF_UP)))
+    except OverflowError:
+        raise FormulaRuntimeError(f"{moment.isoformat()} + {_num(days)} days is beyond the years 1–9999") from None
+
+
+def days_between(a: date, b: date) -> Decimal:
+    return Decimal((a - b).days)
+
+
+def days_between_times(a: datetime, b: datetime) -> Decimal:
+    delta = a - b
+    microseconds = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return divide(Decimal(microseconds), Decimal(86_400_000_000)) or Decimal(0)
+
+
+def add_months(day: date, count: Decimal) -> date:
+    """Same day of the month; the last day of a month stays the last day (Jan 31 → Feb 28)."""
+    months = day.year * 12 + day.month - 1 + int(count)
+    year, month = divmod(months, 12)
+    if not 1 <= year <= 9999:
+        raise FormulaRuntimeError(f"{day.isoformat()} + {_num(count)} months is beyond the years 1–9999")
+    last = calendar.monthrange(year, month + 1)[1]
+    is_last = day.day == calendar.monthrange(day.year, day.month)[1]
+    return date(year, month + 1, last if is_last else min(day.day, last))
+
+
+def weekday(day: date) -> Decimal:
+    """1 for Sunday … 7 for Saturday."""
+    return Decimal(day.isoweekday() % 7 + 1)
+
+
+def utc_date(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def datetime_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _days(count: Decimal) -> int:
+    if abs(count) > MAX_DAYS:
+        raise FormulaRuntimeError(f"{_num(count)} days is beyond ±{MAX_DAYS}")
+    return int(count)
+
+
+def _num(x: Any) -> str:
+    return number_text(x) if isinstance(x, Decimal) else str(x)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
