@@ -1,11 +1,14 @@
 """The scenarios, in the order they run (the query and schema scenarios reuse the deals the
-bulk scenario writes). Each module has ``TITLE`` and ``run(bench) -> list[Result]``."""
+bulk scenario writes; the formula scenarios make orgs of their own). Each module has
+``TITLE`` and ``run(bench) -> list[Result]``."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from benchmarks.scenarios import add_field, bulk_create, list_query, single_create, wide_org
+from benchmarks.scenarios import (
+    add_field, bulk_create, formula_query, formula_rule, list_query, single_create, wide_org,
+)
 
 SCENARIOS: dict[str, ModuleType] = {
     "single": single_create,
@@ -13,4 +16,6 @@ SCENARIOS: dict[str, ModuleType] = {
     "query": list_query,
     "add-field": add_field,
     "wide": wide_org,
+    "formula-rule": formula_rule,
+    "formula-query": formula_query,
 }

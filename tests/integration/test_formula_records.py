@@ -27,6 +27,8 @@ def formula_bundle() -> dict[str, Any]:
          "expression": 'account.name & " (" & TEXT(account.industry) & ")"'},
         {"name": "contact_account", "type": "formula", "expression": "primary_contact.account.name"},
         {"name": "overdue", "type": "formula", "expression": "close_date < DATE(2026, 1, 1)"},
+        {"name": "pipeline_share", "type": "formula", "scale": 1,
+         "expression": "amount / account.open_pipeline * 100"},
         {"name": "reference", "type": "text", "default_formula": '"D-" & TEXT(YEAR(TODAY())) & "-" & $User.name'},
     ]
     field(bundle, "deal", "close_date")["default_formula"] = "TODAY() + 30"
@@ -118,6 +120,15 @@ def test_globals_in_formula_fields_are_the_reading_user(org: Any) -> None:
     assert org.query(QuerySpec("note"), actor=ANN).records[0]["mine"] is True
     other = org.query(QuerySpec("note"), actor=Actor("u-bob", "Bob")).records[0]
     assert other["mine"] is False and other["org_name"] == org.name
+
+
+def test_formulas_read_roll_ups_of_looked_up_records(sales: Any, acme: dict[str, Any]) -> None:
+    records = sales.records(ANN)
+    first = records.create("deal", {"name": "a", "account": acme["id"], "amount": 300, "stage": "proposal"})
+    assert first["pipeline_share"] == 100
+    records.create("deal", {"name": "b", "account": acme["id"], "amount": 600, "stage": "proposal"})
+    assert records.get("deal", first["id"])["pipeline_share"] == 33.3  # the roll-up moved; the formula follows
+    assert records.create("deal", {"name": "c", "amount": 5})["pipeline_share"] is None  # no account
 
 
 # -- validation rules ----------------------------------------------------------------------------

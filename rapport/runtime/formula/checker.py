@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -21,12 +22,14 @@ from rapport.runtime.fields.system import SYSTEM_FIELD_DEFS
 from rapport.runtime.formula.functions import FUNCTIONS
 from rapport.runtime.formula.registry import ArgumentError, Function
 from rapport.runtime.formula.syntax import Call, FieldRef, FormulaSyntaxError, GlobalRef, Literal, Node, Pos, parse
-from rapport.runtime.formula.typed import TCall, TField, TGlobal, TLiteral, Typed
+from rapport.runtime.formula.typed import TCall, TField, TGlobal, TLiteral, Typed, walk
 from rapport.runtime.formula.types import FType, fits
 
 #: lookups a formula may follow, counting those of formula fields it refers to
 MAX_HOPS = 5
 GLOBALS: dict[str, tuple[str, ...]] = {"$user": ("id", "name", "email"), "$org": ("id", "name")}
+#: the symbols of the unary operators, whose registry names (NEG, POS) an admin never writes
+_UNARY_SYMBOLS = {"NEG": "-", "POS": "+"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class _Check:
             close = difflib.get_close_matches(node.name, [n for n, f in FUNCTIONS.items() if not f.operator], 1)
             hint = f"; did you mean {close[0]}?" if close else ""
             return self.fail(node.pos, "formula.unknown_function", f"there is no function {node.name}{hint}")
-        label = f"'{fn.name}'" if fn.operator else fn.name
+        label = f"'{_UNARY_SYMBOLS.get(fn.name, fn.name)}'" if fn.operator else fn.name
         if len(node.args) < fn.min_args or (fn.max_args is not None and len(node.args) > fn.max_args):
             return self.fail(node.pos, "formula.wrong_arguments",
                              f"{label} takes {fn.arity()}, got {len(node.args)}: {fn.signature}")
@@ -124,12 +127,11 @@ class _Check:
 
     def literal_checks(self, fn: Function, node: Call, args: list[Typed], obj: ObjectDef) -> None:
         if fn.name == "REGEX" and isinstance(args[1], TLiteral) and isinstance(args[1].value, str):
-            try:
-                re.compile(args[1].value)
-            except re.error as error:
-                self.fail(args[1].pos, "formula.bad_pattern", f"REGEX: not a valid regular expression ({error})")
+            problem = _pattern_problem(args[1].value)
+            if problem:
+                self.fail(args[1].pos, "formula.bad_pattern", f"REGEX: {problem}")
         if fn.name in ("ISPICKVAL", "INCLUDES") and isinstance(args[0], TField) \
-                and isinstance(args[1], TLiteral):
+                and isinstance(args[1], TLiteral) and isinstance(args[1].value, str):
             defn = _field_at(self.bundle, obj, node.args[0].path)  # type: ignore[attr-defined]
             allowed = defn.picklist_value_names() if defn is not None else ()
             if allowed and args[1].value not in allowed:
@@ -235,16 +237,41 @@ def field_value(typed: Typed, defn: FieldDef) -> Typed:
 
 
 def _check_result(checker: _Check, typed: Typed, use: Use) -> None:
+    """The whole formula's type fits its use (the problem points at the formula's start)."""
+    start = min((n.pos for n in walk(typed)), key=lambda p: (p.line, p.column))
     if use.expected is None:
         if typed.type not in (FType.TEXT, FType.PICKLIST, FType.NUMBER, FType.BOOLEAN, FType.DATE, FType.DATETIME):
-            checker.fail(typed.pos, "formula.wrong_type",
-                         f"{use.noun} must give text, a number, a boolean, a date or a date/time; "
-                         f"this formula gives {typed.type.noun}")
+            checker.fail(start, "formula.wrong_type", "the formula must give text, a number, a boolean, a date or "
+                         f"a date/time; it gives {typed.type.noun}")
         return
     if not any(fits(typed.type, wanted) for wanted in use.expected):
         wanted = " or ".join(sorted(w.noun for w in use.expected))
-        checker.fail(typed.pos, "formula.wrong_type", f"{use.noun} must give {wanted}; this formula gives "
-                     f"{typed.type.noun}")
+        checker.fail(start, "formula.wrong_type", f"the formula must give {wanted}; it gives {typed.type.noun}")
+
+
+#: pattern syntax Python and PostgreSQL read differently (or one of them not at all)
+_UNSHARED_PATTERNS = (
+    (re.compile(r"(?<!\\)\(\?[^:]"), "'(?' groups other than '(?:' (flags, names, look-arounds)"),
+    (re.compile(r"\\[bBZzAGgkKpPNuUx]"), "escapes like \\b, \\Z, \\x or \\u"),
+    (re.compile(r"\[\[[:=.]"), "POSIX classes like [[:digit:]]"),
+    (re.compile(r"\{,"), "'{,n}' (write '{0,n}')"),
+)
+
+
+def _pattern_problem(pattern: str) -> str | None:
+    """Why a REGEX pattern is refused, or ``None``: it must be valid, and read the same way
+    by Python (rules) and PostgreSQL (formula fields)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "possible nested set": POSIX classes are refused below
+            re.compile(pattern)
+    except re.error as error:
+        return f"not a valid regular expression ({error})"
+    for unshared, what in _UNSHARED_PATTERNS:
+        if unshared.search(pattern):
+            return f"{what} mean different things in the databases formulas run on; use classes like " \
+                   "[0-9], \\d, \\s, \\w, groups (…), (?:…), | and quantifiers"
+    return None
 
 
 def _literal_type(value: object) -> FType:

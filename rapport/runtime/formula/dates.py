@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rapport.runtime.formula import values as v
-from rapport.runtime.formula.operators import pg_date_in_range
+from rapport.runtime.formula.operators import pg_whole
 from rapport.runtime.formula.registry import (
     ArgumentError, Compiled, Function, SqlContext, SqlExpr, literal, register, simple, udf,
 )
@@ -18,7 +18,6 @@ from rapport.runtime.formula.types import FType, fits
 
 N, D, DT, T = FType.NUMBER, FType.DATE, FType.DATETIME, FType.TEXT
 GROUP = "Dates"
-_MAX_MONTHS = 12 * 10_000
 
 
 def _now(name: str, kind: FType, summary: str, example: str, read: Any) -> None:
@@ -34,7 +33,7 @@ _now("NOW", DT, "The current date and time.", "2026-12-01T09:30:00Z", lambda env
 
 def pg_make_date(year: SqlExpr, month: SqlExpr, day: SqlExpr) -> SqlExpr:
     y, m, d = sa.func.trunc(year), sa.func.trunc(month), sa.func.trunc(day)
-    as_int = [sa.cast(x, sa.Integer) for x in (y, m, d)]
+    as_int = [pg_whole(x, 100_000) for x in (y, m, d)]
     first = sa.func.make_date(as_int[0], as_int[1], 1)
     last_day = sa.func.extract("day", first + sa.text("interval '1 month - 1 day'"))
     in_month = sa.case((sa.and_(d >= 1, d <= last_day), sa.func.make_date(*as_int)), else_=sa.null())
@@ -80,7 +79,7 @@ def _datevalue_python(types: list[FType], args: list[Compiled], nodes: Sequence[
 
 def _datevalue_sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
     if types[0] is FType.NULL:
-        return sa.null()
+        return sa.cast(sa.null(), sa.Date())  # typed, for PostgreSQL's extract(), date + n…
     if ctx.postgres:
         return _DATEVALUE[types[0]][1](args[0])  # type: ignore[no-any-return]
     return getattr(sa.func, f"rapport_datevalue_{types[0].value}")(args[0], type_=sa.Date())
@@ -109,13 +108,16 @@ simple("WEEKDAY", [D], N, v.weekday, lambda d: sa.cast(sa.func.extract("dow", d)
 
 
 def _pg_add_months(day: SqlExpr, count: SqlExpr) -> SqlExpr:
-    months = sa.cast(sa.func.trunc(count), sa.Integer)
+    months = pg_whole(count, 12 * 10_000)
     start = sa.func.date_trunc("month", day)
     end_of_month = sa.cast(start + sa.text("interval '1 month - 1 day'"), sa.Date())
     to_last = start + sa.func.make_interval(0, months + 1) - sa.text("interval '1 day'")
     same_day = day + sa.func.make_interval(0, months)
     shifted = sa.cast(sa.case((day == end_of_month, to_last), else_=same_day), sa.Date())
-    return sa.case((sa.func.abs(count) <= _MAX_MONTHS, pg_date_in_range(shifted)), else_=sa.null())
+    # the month it lands in, counted from year 0, asked first: shifting first may leave
+    # PostgreSQL's range (4713 BC) and fail
+    month = sa.func.extract("year", day) * 12 + sa.func.extract("month", day) - 1 + sa.func.trunc(count)
+    return sa.case((month.between(12, 9999 * 12 + 11), shifted), else_=sa.null())
 
 
 simple("ADDMONTHS", [D, N], D, v.add_months, _pg_add_months, signature="ADDMONTHS(date, months)",

@@ -12,8 +12,9 @@ from typing import Any
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.sql.expression import Grouping
 
-from rapport.runtime.formula.operators import booleans, kleene_and, kleene_or
+from rapport.runtime.formula.operators import booleans, kleene_and, kleene_or, sql_operand
 from rapport.runtime.formula.registry import (
     ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, strict,
 )
@@ -37,6 +38,8 @@ def _common(types: Sequence[FType], first: int, what: str) -> FType:
 def is_blank_sql(arg: SqlExpr, kind: FType) -> SqlExpr:
     if kind in TEXTUAL:
         return sa.or_(arg.is_(None), arg == "")
+    if kind is FType.BOOLEAN:  # SQLAlchemy writes NOT x IS NULL, which PostgreSQL reads as NOT (x IS NULL)
+        arg = Grouping(arg)
     return arg.is_(None)
 
 
@@ -59,7 +62,15 @@ def _if_python(types: list[FType], args: list[Compiled], nodes: Sequence[Typed])
 
 def _if_sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
     condition, then, otherwise = args
+    if _all_null(types[1:]):
+        return sa.null()
     return sa.case((condition, then), else_=otherwise)
+
+
+def _all_null(results: Sequence[FType]) -> bool:
+    """Whether every result is null: the SQL is then a bare NULL, which PostgreSQL types by
+    where it is used (a CASE of NULLs is text, which AND, + or = cannot take)."""
+    return all(kind is FType.NULL for kind in results)
 
 
 register(Function(
@@ -102,8 +113,10 @@ def _case_python(types: list[FType], args: list[Compiled], nodes: Sequence[Typed
 
 
 def _case_sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
-    subject = args[0]
-    whens = [(subject == args[i], args[i + 1]) for i in range(1, len(args) - 1, 2)]
+    if _all_null([types[i] for i in range(2, len(types), 2)] + [types[-1]]):
+        return sa.null()
+    subject = sql_operand(args[0])
+    whens = [(subject == sql_operand(args[i]), args[i + 1]) for i in range(1, len(args) - 1, 2)]
     return sa.case(*whens, else_=args[-1])
 
 
@@ -153,6 +166,8 @@ def _blankvalue(name: str, summary: str) -> None:
 
     def sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
         value, substitute = args
+        if _all_null(types):
+            return sa.null()
         if types[0] in TEXTUAL:
             return sa.case((is_blank_sql(value, types[0]), substitute), else_=value)
         return sa.func.coalesce(value, substitute)

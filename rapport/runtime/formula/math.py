@@ -10,10 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from rapport.runtime.formula import values as v
+from rapport.runtime.formula.operators import pg_whole
 from rapport.runtime.formula.registry import (
-    ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, simple, strict,
+    ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, simple, strict, typed_null,
 )
-from rapport.runtime.formula.typed import Typed
+from rapport.runtime.formula.typed import TLiteral, Typed
 from rapport.runtime.formula.types import FType, unify
 
 N = FType.NUMBER
@@ -23,11 +24,25 @@ GROUP = "Math"
 def _pg_round(x: SqlExpr, digits: SqlExpr | None = None) -> SqlExpr:
     if digits is None:
         return sa.func.round(x, 0)
-    return sa.case((sa.func.abs(digits) <= 100, sa.func.round(x, sa.cast(sa.func.trunc(digits), sa.Integer))),
-                   else_=sa.null())
+    return sa.case((sa.func.abs(digits) <= 100, sa.func.round(x, pg_whole(digits, 1000))), else_=sa.null())
+
+
+def _sqlite_round(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> Any:
+    """SQLite's own round() where it gives the same answer (it rounds the decimal digits half
+    away from zero, 2.675 → 2.68): many times faster than the user-defined function, which
+    matters because every numeric formula field ends in a ROUND to its scale."""
+    if ctx.postgres:
+        return None
+    digits = nodes[1] if len(nodes) > 1 else None
+    if digits is None:
+        return sa.func.round(args[0], 0, type_=sa.Float())
+    if isinstance(digits, TLiteral) and isinstance(digits.value, Decimal) and 0 <= digits.value <= 15:
+        return sa.func.round(args[0], int(digits.value), type_=sa.Float())
+    return None
 
 
 simple("ROUND", [N, N], N, lambda x, digits=Decimal(0): v.round_to(x, digits), _pg_round, min_args=1,
+       sql=_sqlite_round,
        signature="ROUND(number[, digits])",
        summary="The number rounded half away from zero to digits decimal places (0 if left out; negative "
                "digits round to tens, hundreds…).",
@@ -36,7 +51,8 @@ simple("FLOOR", [N], N, v.floor, sa.func.floor, signature="FLOOR(number)",
        summary="The largest whole number not above the number.", examples=[("FLOOR(-2.5)", "-3")], group=GROUP)
 simple("CEILING", [N], N, v.ceiling, sa.func.ceil, signature="CEILING(number)",
        summary="The smallest whole number not below the number.", examples=[("CEILING(2.1)", "3")], group=GROUP)
-simple("ABS", [N], N, abs, sa.func.abs, sqlite=lambda x: sa.type_coerce(sa.func.abs(x), sa.Numeric(asdecimal=True)),
+simple("ABS", [N], N, v.absolute, sa.func.abs,
+       sqlite=lambda x: sa.type_coerce(sa.func.abs(x), sa.Numeric(asdecimal=True)),
        signature="ABS(number)", summary="The number without its sign.", examples=[("ABS(-4.5)", "4.5")],
        group=GROUP)
 simple("MOD", [N, N], N, v.modulo, lambda a, b: sa.func.mod(a, sa.func.nullif(b, 0)),
@@ -74,6 +90,8 @@ def _extreme(name: str, pick: Any, pg: Any, summary: str, example: tuple[str, st
         return strict(lambda *values: pick(values))(types, args, nodes)
 
     def sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
+        kind = next((t for t in types if t is not FType.NULL), N)
+        args = [typed_null(arg, t, kind) for arg, t in zip(args, types)]
         if len(args) == 1:
             return args[0]
         if not ctx.postgres:  # SQLite's min(a, b, …) is null when any argument is

@@ -8,7 +8,7 @@ counts as false); ``&`` treats blank text as empty; ``&&``/``||`` follow three-v
 from __future__ import annotations
 
 import operator
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from collections.abc import Callable, Sequence
@@ -19,7 +19,7 @@ from rapport.platform.sqltypes import UtcDateTime
 
 from rapport.runtime.formula import values as v
 from rapport.runtime.formula.registry import (
-    ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, strict, udf,
+    ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, strict, typed_null, udf,
 )
 from rapport.runtime.formula.typed import Typed
 from rapport.runtime.formula.types import ORDERED, FType, comparable, fits
@@ -37,26 +37,32 @@ def pg_divide(a: SqlExpr, b: SqlExpr) -> SqlExpr:
     return scaled * sa.literal(_SCALE_DOWN, sa.Numeric())
 
 
-def pg_date_in_range(day: SqlExpr) -> SqlExpr:
-    """Null past the years 1–9999 (which Python dates cannot hold)."""
-    low, high = sa.literal(date(1, 1, 1), sa.Date()), sa.literal(date(9999, 12, 31), sa.Date())
-    return sa.type_coerce(sa.case((day.between(low, high), day), else_=sa.null()), sa.Date())
+def pg_whole(x: SqlExpr, bound: int) -> SqlExpr:
+    """``trunc(x)`` as an integer, kept within ±``bound``. Callers test the range in a CASE, but
+    PostgreSQL folds a constant branch before it runs, and a cast out of range fails there."""
+    return sa.cast(sa.func.least(sa.func.greatest(sa.func.trunc(x), -bound), bound), sa.Integer)
 
 
 def pg_add_days(day: SqlExpr, count: SqlExpr) -> SqlExpr:
-    shifted = day + sa.cast(sa.func.trunc(count), sa.Integer)
-    return sa.case((sa.func.abs(count) <= v.MAX_DAYS, pg_date_in_range(sa.type_coerce(shifted, sa.Date()))),
-                   else_=sa.null())
+    # Whether the result is a day of the years 1–9999 is asked of the count (date − date is a
+    # number): shifting first could leave PostgreSQL's own range (4713 BC) and fail. The day
+    # is written twice only, as nested date arithmetic repeats it at every level.
+    days = sa.func.trunc(count)
+    since_first = day - sa.literal(date(1, 1, 1), sa.Date())
+    shifted = sa.type_coerce(day + pg_whole(days, v.MAX_DAYS), sa.Date())
+    fits = (since_first + days).between(0, (date(9999, 12, 31) - date(1, 1, 1)).days)
+    return sa.type_coerce(sa.case((fits, shifted), else_=sa.null()), sa.Date())
 
 
 def pg_add_time(moment: SqlExpr, days: SqlExpr) -> SqlExpr:
-    whole_days = sa.cast(sa.func.trunc(days), sa.Integer)
+    whole_days = pg_whole(days, v.MAX_DAYS)
     seconds = sa.cast((days - sa.func.trunc(days)) * 86400, sa.Float)
     shifted = moment + sa.func.make_interval(0, 0, 0, whole_days, 0, 0, seconds)
-    low = sa.literal(datetime(1, 1, 2, tzinfo=UTC), UtcDateTime())
-    high = sa.literal(datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC), UtcDateTime())
-    return sa.type_coerce(sa.case((sa.and_(sa.func.abs(days) <= v.MAX_DAYS, shifted.between(low, high)), shifted),
-                                  else_=sa.null()), UtcDateTime())
+    # asked of the seconds, as for dates: moment + days may leave PostgreSQL's range
+    since_first = sa.func.extract("epoch", moment - sa.literal(v.FIRST_MOMENT, UtcDateTime()))
+    span = Decimal((v.LAST_MOMENT - v.FIRST_MOMENT) // timedelta(microseconds=1)).scaleb(-6)
+    fits = (since_first + days * 86400).between(0, sa.literal(span, sa.Numeric()))
+    return sa.type_coerce(sa.case((fits, shifted), else_=sa.null()), UtcDateTime())
 
 
 # -- arithmetic -------------------------------------------------------------------------------
@@ -83,6 +89,7 @@ def _arithmetic(name: str, summary: str, examples: Sequence[tuple[str, str]],
 
     def sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
         result, _fn, pg, udf_name = pick(types)
+        args = [typed_null(arg, kind, N) for arg, kind in zip(args, types)]  # null is a number here
         if ctx.postgres or udf_name is None:
             return pg(*args) if ctx.postgres else _sqlite_arithmetic(name, *args)
         from rapport.runtime.formula.registry import sql_type
@@ -100,8 +107,11 @@ def _sqlite_arithmetic(name: str, a: SqlExpr, b: SqlExpr) -> SqlExpr:
     return sa.type_coerce({"+": operator.add, "-": operator.sub, "*": operator.mul}[name](a, b), numeric)
 
 
+_EXACT = {operator.add: v.add, operator.sub: v.subtract, operator.mul: v.multiply}
+
+
 def _num(op: Callable[[Any, Any], Any]) -> Overload:
-    return (N, op, lambda a, b: sa.type_coerce(op(a, b), sa.Numeric(asdecimal=True)), None)
+    return (N, _EXACT[op], lambda a, b: sa.type_coerce(op(a, b), sa.Numeric(asdecimal=True)), None)
 
 
 _arithmetic("+", "Adds numbers; adds a number of days to a date or date/time.",
@@ -144,7 +154,8 @@ def _unary(name: str, symbol: str, summary: str, param: FType, fn: Callable[[Any
     register(Function(
         name=name, signature=f"{symbol}a", summary=summary, examples=(example,), min_args=1, max_args=1,
         typer=lambda types: _one(types, param, symbol), python=strict(fn),
-        sql=lambda ctx, types, args, nodes: sql(args[0]), group="Operators", operator=True))
+        sql=lambda ctx, types, args, nodes: sql(typed_null(args[0], types[0], param)), group="Operators",
+        operator=True))
 
 
 def _one(types: list[FType], param: FType, symbol: str) -> FType:
@@ -153,8 +164,8 @@ def _one(types: list[FType], param: FType, symbol: str) -> FType:
     return param
 
 
-_unary("NEG", "-", "Negates a number.", N, operator.neg, lambda a: -a, ("-(2 + 3)", "-5"))
-_unary("POS", "+", "A number unchanged.", N, operator.pos, lambda a: a, ("+5", "5"))
+_unary("NEG", "-", "Negates a number.", N, v.negate, lambda a: -a, ("-(2 + 3)", "-5"))
+_unary("POS", "+", "A number unchanged.", N, v.plus, lambda a: a, ("+5", "5"))
 
 
 # -- text -----------------------------------------------------------------------------------
@@ -191,6 +202,12 @@ _COMPARISONS: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
 }
 
 
+def sql_operand(x: SqlExpr) -> SqlExpr:
+    """``x`` as an operand of ``=`` or ``<``: SQLAlchemy turns ``a = NULL`` into ``a IS NULL`` (true
+    for a blank ``a``, where the formula's answer is blank) and refuses ``a < NULL``."""
+    return sa.type_coerce(x, sa.String()) if isinstance(x, sa.Null) else x
+
+
 def _comparison(symbol: str) -> None:
     op, words = _COMPARISONS[symbol]
     ordering = symbol not in ("=", "!=")
@@ -204,7 +221,7 @@ def _comparison(symbol: str) -> None:
         return B
 
     def sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
-        a, b = args
+        a, b = (sql_operand(x) for x in args)
         if ctx.postgres and ordering and {FType.TEXT, FType.PICKLIST} & set(types):
             a, b = sa.collate(a, "C"), sa.collate(b, "C")  # code-point order, as in Python
         return op(a, b)  # type: ignore[return-value]

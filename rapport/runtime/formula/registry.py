@@ -11,7 +11,7 @@ registered as a user-defined SQL function.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, Protocol
 from collections.abc import Callable, Sequence
@@ -200,14 +200,44 @@ def on_sqlite_udf(pg: PgExpr, udf: str, result: FType) -> SqlBuilder:
     return build
 
 
+class ExactNumber(sa.TypeDecorator[Decimal]):
+    """A formula's number, read back as a Decimal: exact from PostgreSQL, and from SQLite's
+    64-bit floats by their shortest decimal form (``0.1``, not ``0.1000000000000000055``), so
+    no digits are cut (SQLAlchemy's Numeric reads SQLite floats to 10 places)."""
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        return dialect.type_descriptor(sa.Float() if dialect.name == "sqlite" else sa.Numeric(asdecimal=True))
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        if value is None or isinstance(value, Decimal):
+            return value
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
 def sql_type(kind: FType) -> sa.types.TypeEngine[Any]:
     from rapport.platform.sqltypes import UtcDateTime
 
     types: dict[FType, sa.types.TypeEngine[Any]] = {
-        FType.NUMBER: sa.Numeric(asdecimal=True), FType.BOOLEAN: sa.Boolean(), FType.DATE: sa.Date(),
+        FType.NUMBER: ExactNumber(), FType.BOOLEAN: sa.Boolean(), FType.DATE: sa.Date(),
         FType.DATETIME: UtcDateTime(), FType.TIME: sa.Time(),
     }
     return types.get(kind, sa.String())
+
+
+def typed_null(arg: SqlExpr, kind: FType, param: FType) -> SqlExpr:
+    """``arg`` cast to ``param``'s column type when its formula type is null: PostgreSQL cannot
+    choose among overloads (``trunc(numeric)``, ``trunc(double precision)``, ``- x``) for an
+    untyped NULL."""
+    return sa.cast(arg, sql_type(param)) if kind is FType.NULL else arg
+
+
+def with_typed_nulls(build: SqlBuilder, params: Sequence[FType]) -> SqlBuilder:
+    def typed(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
+        return build(ctx, types, [typed_null(a, t, p) for a, t, p in zip(args, types, params)], nodes)
+    return typed
 
 
 def literal(value: Any, kind: FType) -> SqlExpr:
@@ -260,6 +290,8 @@ def from_sqlite(value: Any, kind: FType) -> Any:
         return date.fromisoformat(str(value)[:10])
     if kind is FType.DATETIME:
         return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    if kind is FType.TIME:  # SQLite keeps times as text: 09:30:00.000000
+        return time.fromisoformat(str(value))
     if kind is FType.BOOLEAN:
         return bool(value)
     return value if isinstance(value, str) else str(value)
@@ -273,7 +305,8 @@ def to_sqlite(value: Any) -> Any:
             return int(value)
         return float(value)
     if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        # as SQLAlchemy stores them (strftime's %Y leaves years before 1000 unpadded)
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -281,21 +314,34 @@ def to_sqlite(value: Any) -> Any:
 
 def simple(name: str, params: Sequence[FType | tuple[FType, ...]], result: FType, fn: Callable[..., Any],
            pg: PgExpr, *, signature: str, summary: str, examples: Sequence[tuple[str, str]], group: str,
-           nulls: str = "propagate", sqlite: PgExpr | None = None, min_args: int | None = None) -> Function:
+           nulls: str = "propagate", sqlite: PgExpr | None = None, min_args: int | None = None,
+           sql: SqlBuilder | None = None) -> Function:
     """A function of fixed parameters: ``fn`` on values in Python and as a SQLite UDF,
-    ``pg`` on PostgreSQL (or ``sqlite`` natively on SQLite, when given).
+    ``pg`` on PostgreSQL (or ``sqlite`` natively on SQLite, when given). ``sql``, when given,
+    builds the SQL itself and may fall back on the default builder it receives last.
 
     ``nulls="propagate"``: a null argument makes the result null; ``"pass"``: ``fn`` sees nulls.
     """
     udf_params = tuple(p[0] if isinstance(p, tuple) else p for p in params)
     udf_name = name.lower()
     udf(udf_name, fn, udf_params, result, loose=nulls == "pass")
-    sql = native(pg, sqlite) if sqlite is not None else on_sqlite_udf(pg, udf_name, result)
+    default = native(pg, sqlite) if sqlite is not None else on_sqlite_udf(pg, udf_name, result)
+    if sql is not None:
+        default = _preferring(sql, default)
+    sql = with_typed_nulls(default, udf_params)
     return register(Function(
         name=name, signature=signature, summary=summary, examples=tuple(examples),
         min_args=len(params) if min_args is None else min_args, max_args=len(params),
         typer=fixed(*params, result=result), python=(strict if nulls == "propagate" else loose)(fn),
         sql=sql, group=group))
+
+
+def _preferring(own: SqlBuilder, default: SqlBuilder) -> SqlBuilder:
+    """``own``, which returns ``None`` where ``default`` should build the expression."""
+    def build(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
+        built = own(ctx, types, args, nodes)
+        return default(ctx, types, args, nodes) if built is None else built
+    return build
 
 
 @dataclass

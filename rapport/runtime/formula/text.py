@@ -22,8 +22,10 @@ _PG_NUMBER = r"^ *[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+) *$"
 
 
 def pg_count(n: SqlExpr, low: int = 0) -> SqlExpr:
-    """A count or position argument, as :func:`values.whole` makes it."""
-    return sa.cast(sa.func.least(sa.func.greatest(sa.func.trunc(n), low), v.MAX_CHARS), sa.Integer)
+    """A count or position argument, as :func:`values.whole` makes it (blank stays blank:
+    GREATEST and LEAST skip nulls)."""
+    clamped = sa.cast(sa.func.least(sa.func.greatest(sa.func.trunc(n), low), v.MAX_CHARS), sa.Integer)
+    return sa.case((n.is_(None), sa.null()), else_=clamped)
 
 
 def _nonblank(expr: SqlExpr) -> SqlExpr:
@@ -63,7 +65,7 @@ def _text_python(types: list[FType], args: list[Compiled], nodes: Sequence[Typed
 def _text_sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
     kind = types[0]
     if kind is FType.NULL:
-        return sa.null()
+        return sa.cast(sa.null(), sa.String())  # typed, as the text it stands for
     if kind in (FType.TEXT, FType.PICKLIST):
         return args[0]
     if ctx.postgres:
@@ -87,7 +89,7 @@ simple("VALUE", [T], N, v.text_value,
        "(a validation error in a rule, blank in a formula field).",
        examples=[('VALUE("42.5")', "42.5"), ('VALUE(" -3 ")', "-3")], group=GROUP)
 simple("ISNUMBER", [T], B, v.is_number_text,
-       lambda t: sa.func.coalesce(t.op("~")(_PG_NUMBER), sa.false()),
+       lambda t: sa.func.coalesce(t.op("~", is_comparison=True)(_PG_NUMBER), sa.false()),
        signature="ISNUMBER(text)", summary="Whether the text is a number VALUE can read (digits, an optional sign "
        "and decimal point, surrounding spaces).",
        examples=[('ISNUMBER("12.5")', "true"), ('ISNUMBER("12a")', "false")], group=GROUP, nulls="pass")
@@ -117,7 +119,7 @@ def _pg_find(search: SqlExpr, text: SqlExpr, start: SqlExpr | None = None) -> Sq
     if start is None:
         found = sa.func.strpos(text, search)
     else:
-        first = pg_count(start, 1)
+        first = pg_count(sa.func.coalesce(start, 1), 1)  # a blank start is the first character
         position = sa.func.strpos(sa.func.substr(text, first), search)
         found = sa.case((position == 0, 0), else_=position + first - 1)
     return sa.case((blank, 0), else_=sa.cast(found, sa.Numeric()))
@@ -142,10 +144,10 @@ simple("BEGINS", [T, T], B, v.begins,
 
 # -- changing text ------------------------------------------------------------------------------
 
-simple("LOWER", [T], T, str.lower, sa.func.lower, sqlite=sa.func.lower,
+simple("LOWER", [T], T, v.lower, sa.func.lower,
        signature="LOWER(text)", summary="The text in lower case.", examples=[('LOWER("ACME")', '"acme"')],
        group=GROUP)
-simple("UPPER", [T], T, str.upper, sa.func.upper,
+simple("UPPER", [T], T, v.upper, sa.func.upper,
        signature="UPPER(text)", summary="The text in upper case.", examples=[('UPPER("acme")', '"ACME"')],
        group=GROUP)
 simple("TRIM", [T], T, lambda t: v.blank_text(t.strip(" ")), lambda t: _nonblank(sa.func.btrim(t, " ")),
@@ -183,6 +185,6 @@ register(Function(
             "quantifiers.",
     examples=(('REGEX(phone, "[0-9]{3}-[0-9]{4}")', 'true for "555-1234"'),), min_args=2, max_args=2,
     typer=_regex_type, python=_regex_python, literal_args=frozenset({1}),
-    sql=on_sqlite_udf(lambda t, r: sa.func.coalesce(t, "").op("~")(
+    sql=on_sqlite_udf(lambda t, r: sa.func.coalesce(t, "").op("~", is_comparison=True)(
         sa.literal("^(?:").op("||")(r).op("||")(sa.literal(")$"))), "regex", B),
     group=GROUP))

@@ -13,7 +13,10 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import (
+    MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation,
+    localcontext,
+)
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +28,10 @@ MAX_EXPONENT = 1000
 MAX_DAYS = 3_652_059
 #: text and counts are clamped to this many characters
 MAX_CHARS = 1_000_000
+#: the date/times date/time arithmetic gives: a day short of Python's limits, so that the
+#: value still fits a datetime when read in any time zone (as PostgreSQL computes it)
+FIRST_MOMENT = datetime(1, 1, 2, tzinfo=UTC)
+LAST_MOMENT = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
 NUMBER_TEXT = re.compile(r" *[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+) *")
 _SCALE = Decimal(10) ** DIVISION_SCALE
 
@@ -39,11 +46,19 @@ def blank_text(text: str | None) -> str | None:
 
 # -- numbers -----------------------------------------------------------------------------
 
+#: ``+ - *``, signs, rounding, remainders and (cut) quotients keep every digit, as PostgreSQL's
+#: numeric does (Python's default context rounds to 28 significant digits); these results
+#: are exact, so the unbounded precision costs only the digits they have
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+add, subtract, multiply = _EXACT.add, _EXACT.subtract, _EXACT.multiply
+negate, plus, absolute = _EXACT.minus, _EXACT.plus, _EXACT.abs
+
+
 def divide(a: Decimal, b: Decimal) -> Decimal | None:
     """``a / b``, cut (toward zero) to :data:`DIVISION_SCALE` places; ``None`` for ``b = 0``."""
     if b == 0:
         return None
-    with localcontext(prec=200):
+    with localcontext(_EXACT):
         return ((a * _SCALE) // b).scaleb(-DIVISION_SCALE)
 
 
@@ -54,6 +69,8 @@ def power(base: Decimal, exponent: Decimal) -> Decimal:
         raise FormulaRuntimeError(f"a negative number ({base}) has no real power {exponent}")
     if base == 0 and exponent < 0:
         raise FormulaRuntimeError("zero has no negative power")
+    if exponent == 0:  # 0 ^ 0 too, as in PostgreSQL (Decimal finds 0 ** 0 undefined)
+        return Decimal(1)
     try:
         return base ** exponent
     except (InvalidOperation, ArithmeticError) as error:
@@ -64,7 +81,7 @@ def modulo(a: Decimal, b: Decimal) -> Decimal | None:
     """The remainder with the sign of ``a`` (as in Salesforce); ``None`` for ``b = 0``."""
     if b == 0:
         return None
-    with localcontext(prec=200):
+    with localcontext(_EXACT):
         return a % b
 
 
@@ -79,7 +96,7 @@ def round_to(x: Decimal, digits: Decimal) -> Decimal:
     places = int(digits)
     if abs(places) > 100:
         raise FormulaRuntimeError(f"ROUND takes -100 to 100 digits, got {digits}")
-    with localcontext(prec=200):
+    with localcontext(_EXACT):
         return x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
@@ -154,9 +171,20 @@ def substitute(text: str | None, old: str | None, new: str | None) -> str | None
     return text if not old else blank_text(text.replace(old, new or ""))
 
 
+def lower(text: str) -> str:
+    """Character by character (simple case mapping), as PostgreSQL does: ``Σ`` → ``σ`` everywhere."""
+    return "".join(c if len(low := c.lower()) != 1 else low for c in text)
+
+
+def upper(text: str) -> str:
+    """Character by character, as PostgreSQL does: ``ß`` stays ``ß`` (not ``SS``)."""
+    return "".join(c if len(up := c.upper()) != 1 else up for c in text)
+
+
 @lru_cache(maxsize=256)
 def pattern(regex: str) -> re.Pattern[str]:
-    return re.compile(regex)
+    # PostgreSQL's "." matches a line break too
+    return re.compile(regex, re.DOTALL)
 
 
 def regex_match(text: str | None, regex: str) -> bool:
@@ -189,9 +217,12 @@ def add_days(day: date, count: Decimal) -> date:
 def add_time(moment: datetime, days: Decimal) -> datetime:
     _days(days)
     try:
-        return moment + timedelta(microseconds=int((days * 86_400_000_000).to_integral_value(ROUND_HALF_UP)))
+        shifted = moment + timedelta(microseconds=int((days * 86_400_000_000).to_integral_value(ROUND_HALF_UP)))
     except OverflowError:
-        raise FormulaRuntimeError(f"{moment.isoformat()} + {_num(days)} days is beyond the years 1–9999") from None
+        shifted = None
+    if shifted is None or not FIRST_MOMENT <= shifted <= LAST_MOMENT:
+        raise FormulaRuntimeError(f"{moment.isoformat()} + {_num(days)} days is beyond the years 1–9999")
+    return shifted
 
 
 def days_between(a: date, b: date) -> Decimal:
@@ -225,7 +256,8 @@ def utc_date(moment: datetime) -> date:
 
 
 def datetime_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: %Y leaves the years before 1000 unpadded
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _days(count: Decimal) -> int:

@@ -71,12 +71,14 @@ def run_query(conn: Connection, model: CompiledOrg, spec: QuerySpec, *,
     if spec.cursor is not None:
         values = decode_cursor(spec.cursor, obj.name, tokens, [_fits(k.resolved) for k in keys])
         where.append(_after([(k, columns[k.position]) for k in keys], values))
-    page = (sa.select(*(c.label(f"c{i}") for i, c in enumerate(columns)))
+    labelled = [c.label(f"c{i}") for i, c in enumerate(columns)]
+    page = (sa.select(*labelled)
             .select_from(paths.from_clause()).where(*where).limit(limit + 1))
     if spec.count:
         rows, total = _run_with_count(conn, page, keys, filter_from, scope)
     else:
-        page = page.order_by(*(_order(columns[k.position], k) for k in keys))
+        # by the selected column's label: a computed (formula) column is computed once per row
+        page = page.order_by(*(_order(labelled[k.position], k) for k in keys))
         rows, total = list(conn.execute(page).all()), None
 
     has_more = len(rows) > limit

@@ -98,6 +98,8 @@ def load_related(tx: Any, obj: CompiledObject, records: Sequence[Mapping[str, An
         query_paths = JoinPaths(tx.model, target, dialect=tx.conn.dialect.name, env=env)
         columns = [query_paths.resolve_parts(rest).column for rest in rests]
         select = sa.select(target.table.c.id, *columns).select_from(query_paths.from_clause())
+        if "is_deleted" in target.table.c:  # a soft-deleted record is absent, as in queries
+            select = select.where(target.table.c.is_deleted == sa.false())
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
             for row in tx.conn.execute(select.where(target.table.c.id.in_(chunk))):

@@ -115,8 +115,8 @@ class RecordService:
             if any(p.code == "records.not_an_object" for p in errors.problems):
                 _raise_invalid(obj, errors, len(records))  # nothing more to say about a non-record
             formulas.apply_default_formulas(tx, obj, records, given_keys, pointers, self.env, errors)
-            contexts = [SaveContext(tx.conn, tx.model, obj, self.actor, "create", r, None, errors,
-                                    "" if single else f"/{i}") for i, r in enumerate(records)]
+            contexts = [SaveContext(tx.conn, tx.model, obj, self.actor, "create", r, None, errors, at)
+                        for r, at in zip(records, pointers)]
             self._before_save(contexts, errors)
             self._validate(tx, obj, contexts, errors)
             self._generate(tx, obj, records)
