@@ -32,7 +32,7 @@ def formula_bundle() -> dict[str, Any]:
         {"name": "reference", "type": "text", "default_formula": '"D-" & TEXT(YEAR(TODAY())) & "-" & $User.name'},
     ]
     field(bundle, "deal", "close_date")["default_formula"] = "TODAY() + 30"
-    field(bundle, "deal", "account")["required"] = False
+    field(bundle, "deal", "account").update(required=False, on_delete="set_null")
     bundle["validation_rules"] = [
         {"object": "deal", "name": "amount_positive", "error_condition": "amount < 0",
          "message": "Amount must not be negative", "field": "amount"},
@@ -179,6 +179,13 @@ def test_rules_read_looked_up_records(sales: Any, acme: dict[str, Any]) -> None:
     assert problems(caught.value) == [("/0/amount", "records.rule_failed", "Retail deals are capped at 1,000,000")]
 
 
+def test_rules_see_a_soft_deleted_looked_up_record_as_absent(sales: Any, acme: dict[str, Any]) -> None:
+    records = sales.records(ANN)
+    deal = records.create("deal", {"name": "a", "account": acme["id"], "amount": 10})
+    records.delete("account", acme["id"])  # soft delete: formula fields and rules no longer see it
+    assert records.update("deal", deal["id"], {"amount": 2_000_000})["amount"] == 2_000_000
+
+
 def test_a_rule_without_an_answer_is_a_record_error_naming_the_rule(sales: Any) -> None:
     records = sales.records(ANN)
     assert records.create("deal", {"name": "n", "next_step": "42"})["next_step"] == "42"
@@ -231,3 +238,16 @@ def test_a_bad_formula_is_refused_at_apply_with_its_position(sales: Any) -> None
     assert weighted.hint == "amount * probabilty / 100\n         ^"
     assert ("/validation_rules/0/error_condition", "formula.syntax_error") in found
     assert sales.metadata.revisions() == before
+
+
+def test_the_largest_formulas_the_checker_allows_run_in_the_database(org: Any) -> None:
+    deep = "MID(" * 28 + "t" + ", 1, 50)" * 28  # MID is among the deepest in SQL; 29 levels with the field's own
+    bundle = {"objects": [{"name": "thing", "label": "Thing", "fields": [
+        {"name": "t", "type": "text"},
+        {"name": "joined", "type": "formula", "expression": " & ".join(["t"] * 300)},
+        {"name": "deep", "type": "formula", "expression": deep}]}]}
+    org.metadata.apply(bundle, author="test")
+    created = org.records(ANN).create("thing", {"t": "ab"})
+    assert created["joined"] == "ab" * 300 and created["deep"] == "ab"
+    (listed,) = org.query(QuerySpec("thing", filter={"field": "deep", "op": "eq", "value": "ab"})).records
+    assert listed["joined"] == "ab" * 300

@@ -21,12 +21,17 @@ from rapport.runtime.fields.computed import FORMULA_DEFAULT_SCALE
 from rapport.runtime.fields.system import SYSTEM_FIELD_DEFS
 from rapport.runtime.formula.functions import FUNCTIONS
 from rapport.runtime.formula.registry import ArgumentError, Function
+from rapport.runtime.formula.sql import sql_size
 from rapport.runtime.formula.syntax import Call, FieldRef, FormulaSyntaxError, GlobalRef, Literal, Node, Pos, parse
 from rapport.runtime.formula.typed import TCall, TField, TGlobal, TLiteral, Typed, walk
 from rapport.runtime.formula.types import FType, fits
 
 #: lookups a formula may follow, counting those of formula fields it refers to
 MAX_HOPS = 5
+#: how deep calls may nest (deeper trees exhaust Python's stack when compiled to SQL)
+MAX_NESTING = 30
+#: the most SQL terms a formula field may compile to (see ``sql.sql_size``)
+MAX_SQL_SIZE = 10_000
 GLOBALS: dict[str, tuple[str, ...]] = {"$user": ("id", "name", "email"), "$org": ("id", "name")}
 #: the symbols of the unary operators, whose registry names (NEG, POS) an admin never writes
 _UNARY_SYMBOLS = {"NEG": "-", "POS": "+"}
@@ -70,8 +75,8 @@ class _Check:
 
     # -- nodes --------------------------------------------------------------------------
     def node(self, node: Node, obj: ObjectDef, base: tuple[str, ...]) -> Typed:
-        if isinstance(node, Literal):
-            return TLiteral(_literal_type(node.value), node.pos, node.value)
+        if isinstance(node, Literal):  # "" is blank text, like every empty text
+            return TLiteral(_literal_type(node.value), node.pos, None if node.value == "" else node.value)
         if isinstance(node, FieldRef):
             return self.field_ref(node, obj, base)
         if isinstance(node, GlobalRef):
@@ -89,7 +94,7 @@ class _Check:
 
     def call(self, node: Call, obj: ObjectDef, base: tuple[str, ...]) -> Typed:
         fn = FUNCTIONS.get(node.name)
-        if fn is None or (fn.operator and node.name.isalpha() and node.name not in ("NEG", "POS")):
+        if fn is None or fn.operator != node.operator:
             close = difflib.get_close_matches(node.name, [n for n, f in FUNCTIONS.items() if not f.operator], 1)
             hint = f"; did you mean {close[0]}?" if close else ""
             return self.fail(node.pos, "formula.unknown_function", f"there is no function {node.name}{hint}")
@@ -123,6 +128,9 @@ class _Check:
             where = args[error.index].pos if error.index is not None else node.pos
             prefix = f"{label} argument {error.index + 1}: " if error.index is not None else ""
             return self.fail(where, "formula.wrong_type", prefix + error.message)
+        if fn.name == "&":  # one flat call for a chain a & b & c
+            args = [part for arg in args for part in (arg.args if isinstance(arg, TCall) and arg.fn.name == "&"
+                                                      else (arg,))]
         return TCall(result, node.pos, fn, tuple(args))
 
     def literal_checks(self, fn: Function, node: Call, args: list[Typed], obj: ObjectDef) -> None:
@@ -203,6 +211,7 @@ def check(bundle: Bundle, obj: ObjectDef, text: str, use: Use) -> Typed:
     typed = checker.expression(text, obj)
     if typed is not None and not checker.problems:
         _check_result(checker, typed, use)
+        _check_size(checker, typed, sql=False)
     if checker.problems or typed is None:
         raise FormulaInvalid(checker.problems)
     return typed
@@ -218,10 +227,43 @@ def check_formula_field(bundle: Bundle, obj: ObjectDef, defn: FieldDef) -> Typed
     typed = checker.expression(defn.expression or "", obj)
     if typed is not None and not checker.problems:
         _check_result(checker, typed, use)
+        _check_size(checker, field_value(typed, defn), sql=True)
     if checker.problems or typed is None:
         raise FormulaInvalid(checker.problems)
     return field_value(typed, defn)
 
+
+def _check_size(checker: _Check, typed: Typed, *, sql: bool) -> None:
+    """Formulas stay within what both compilers handle: nesting (with the formula fields it
+    uses) and, for formula fields, the size of the SQL (some functions repeat an argument in
+    SQL, so nesting them multiplies it)."""
+    start = _start(typed)
+    depth = nesting(typed)
+    if depth > MAX_NESTING:
+        checker.fail(start, "formula.too_complex", f"the formula nests {depth} levels deep, counting the formula "
+                     f"fields it uses; at most {MAX_NESTING} are allowed: split it into formula fields or simplify it")
+        return
+    if sql:
+        size = sql_size(typed)
+        if size > MAX_SQL_SIZE:
+            checker.fail(start, "formula.too_complex", f"the formula would compile to {size:,} SQL terms, counting "
+                         f"the formula fields it uses; at most {MAX_SQL_SIZE:,} are allowed: use fewer nested date "
+                         "functions (ADDMONTHS, date arithmetic, MIN/MAX) or simplify it")
+
+
+def nesting(typed: Typed) -> int:
+    """How deep calls nest in the tree (a field or a literal is 1)."""
+    deepest, stack = 0, [(typed, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, TCall):
+            stack.extend((arg, depth + 1) for arg in node.args)
+    return deepest
+
+
+def _start(typed: Typed) -> Pos:
+    return min((n.pos for n in walk(typed)), key=lambda p: (p.line, p.column))
 
 def field_value(typed: Typed, defn: FieldDef) -> Typed:
     """What a formula field shows: numbers rounded to its scale, booleans never blank."""
@@ -238,7 +280,7 @@ def field_value(typed: Typed, defn: FieldDef) -> Typed:
 
 def _check_result(checker: _Check, typed: Typed, use: Use) -> None:
     """The whole formula's type fits its use (the problem points at the formula's start)."""
-    start = min((n.pos for n in walk(typed)), key=lambda p: (p.line, p.column))
+    start = _start(typed)
     if use.expected is None:
         if typed.type not in (FType.TEXT, FType.PICKLIST, FType.NUMBER, FType.BOOLEAN, FType.DATE, FType.DATETIME):
             checker.fail(start, "formula.wrong_type", "the formula must give text, a number, a boolean, a date or "

@@ -16,7 +16,7 @@ from sqlalchemy.sql.expression import Grouping
 
 from rapport.runtime.formula.operators import booleans, kleene_and, kleene_or, sql_operand
 from rapport.runtime.formula.registry import (
-    ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, strict,
+    ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, sql_type, strict,
 )
 from rapport.runtime.formula.typed import TField, Typed
 from rapport.runtime.formula.types import FType, comparable, fits, unify
@@ -61,16 +61,22 @@ def _if_python(types: list[FType], args: list[Compiled], nodes: Sequence[Typed])
 
 
 def _if_sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
-    condition, then, otherwise = args
-    if _all_null(types[1:]):
+    results = _typed_results(types[1:], args[1:])
+    if results is None:
         return sa.null()
-    return sa.case((condition, then), else_=otherwise)
+    then, otherwise = results
+    return sa.case((args[0], then), else_=otherwise)
 
 
-def _all_null(results: Sequence[FType]) -> bool:
-    """Whether every result is null: the SQL is then a bare NULL, which PostgreSQL types by
-    where it is used (a CASE of NULLs is text, which AND, + or = cannot take)."""
-    return all(kind is FType.NULL for kind in results)
+def _typed_results(types: Sequence[FType], results: Sequence[SqlExpr]) -> list[SqlExpr] | None:
+    """The results of IF, CASE or BLANKVALUE with each bare NULL (``null``, or what SQLAlchemy
+    makes of ``true && null``) cast to the type of the others: PostgreSQL types a CASE of NULLs
+    as text, which AND, + or = cannot take. ``None`` when every result is null: the SQL is then
+    a bare NULL, which PostgreSQL types by where it is used."""
+    kind = next((t for t in types if t is not FType.NULL), None)
+    if kind is None:
+        return None
+    return [sa.cast(sa.null(), sql_type(kind)) if isinstance(r, sa.Null) else r for r in results]
 
 
 register(Function(
@@ -113,11 +119,14 @@ def _case_python(types: list[FType], args: list[Compiled], nodes: Sequence[Typed
 
 
 def _case_sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
-    if _all_null([types[i] for i in range(2, len(types), 2)] + [types[-1]]):
+    at = [*range(2, len(args) - 1, 2), len(args) - 1]  # where the results are
+    results = _typed_results([types[i] for i in at], [args[i] for i in at])
+    if results is None:
         return sa.null()
+    result = dict(zip(at, results))
     subject = sql_operand(args[0])
-    whens = [(subject == sql_operand(args[i]), args[i + 1]) for i in range(1, len(args) - 1, 2)]
-    return sa.case(*whens, else_=args[-1])
+    whens = [(subject == sql_operand(args[i]), result[i + 1]) for i in range(1, len(args) - 1, 2)]
+    return sa.case(*whens, else_=result[len(args) - 1])
 
 
 register(Function(
@@ -165,9 +174,10 @@ def _blankvalue(name: str, summary: str) -> None:
         return run
 
     def sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
-        value, substitute = args
-        if _all_null(types):
+        results = _typed_results(types, args)
+        if results is None:
             return sa.null()
+        value, substitute = results
         if types[0] in TEXTUAL:
             return sa.case((is_blank_sql(value, types[0]), substitute), else_=value)
         return sa.func.coalesce(value, substitute)

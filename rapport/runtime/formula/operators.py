@@ -177,19 +177,40 @@ def _concat_type(types: list[FType]) -> FType:
     return T
 
 
+# A chain ``a & b & c`` is one call of ``&`` on all its parts (the checker splices chains),
+# so a long concatenation is one flat SQL function call, not a deep nest of them.
+
+def concat(*parts: str | None) -> str | None:
+    return "".join(part or "" for part in parts) or None
+
+
 def _concat_python(types: list[FType], args: list[Compiled], nodes: Sequence[Typed]) -> Compiled:
-    a, b = args
-    return lambda s: ((a(s) or "") + (b(s) or "")) or None
+    if len(args) == 2:
+        a, b = args
+        return lambda s: ((a(s) or "") + (b(s) or "")) or None
+    return lambda s: concat(*(arg(s) for arg in args))
+
+
+#: arguments per concat() call (PostgreSQL takes at most 100, SQLite's functions 127)
+_CONCAT_ARGS = 50
 
 
 def _concat_sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
-    a, b = (sa.func.coalesce(x, "") for x in args)
-    return sa.func.nullif(a.op("||")(b), "", type_=sa.String())
+    # PostgreSQL's concat() takes blanks as empty text; SQLite gets the same as a function
+    concat_sql = sa.func.concat if ctx.postgres else sa.func.rapport_concat
+    parts = list(args)
+    while len(parts) > _CONCAT_ARGS:  # a long chain: concat() of concat()s
+        parts = [concat_sql(*parts[i:i + _CONCAT_ARGS], type_=sa.String())
+                 for i in range(0, len(parts), _CONCAT_ARGS)]
+    return sa.func.nullif(concat_sql(*parts, type_=sa.String()), "", type_=sa.String())
+
+
+udf("concat", concat, (T,), T, loose=True, variadic=True)
 
 
 register(Function(
     name="&", signature="a & b", summary="Joins text; blank text counts as empty.",
-    examples=(('"Acme" & " " & "Ltd"', '"Acme Ltd"'), ('"A" & null', '"A"')), min_args=2, max_args=2,
+    examples=(('"Acme" & " " & "Ltd"', '"Acme Ltd"'), ('"A" & null', '"A"')), min_args=2, max_args=None,
     typer=_concat_type, python=_concat_python, sql=_concat_sql, group="Operators", operator=True))
 
 

@@ -241,8 +241,8 @@ def with_typed_nulls(build: SqlBuilder, params: Sequence[FType]) -> SqlBuilder:
 
 
 def literal(value: Any, kind: FType) -> SqlExpr:
-    if value is None:
-        return sa.null()
+    if value is None:  # typed, so PostgreSQL knows what a blank is (a blank text, a blank date…)
+        return sa.null() if kind is FType.NULL else sa.cast(sa.null(), sql_type(kind))
     if kind is FType.BOOLEAN:
         return sa.true() if value else sa.false()
     return sa.literal(value, sql_type(kind))

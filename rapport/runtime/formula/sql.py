@@ -9,10 +9,12 @@ NOW() are bound values, so both compilers see the same clock and user.
 from __future__ import annotations
 
 
+from typing import Any
+
 import sqlalchemy as sa
 
-from rapport.runtime.formula.registry import SqlContext, SqlExpr, literal, sql_type
-from rapport.runtime.formula.typed import TCall, TField, TGlobal, TLiteral, Typed
+from rapport.runtime.formula.registry import Env, SqlContext, SqlExpr, literal, sql_type
+from rapport.runtime.formula.typed import TCall, TField, TGlobal, TLiteral, Typed, walk
 from rapport.runtime.formula.types import FType
 
 __all__ = ["SqlContext", "compile_sql"]
@@ -42,3 +44,25 @@ def _column(column: SqlExpr, kind: FType, ctx: SqlContext) -> SqlExpr:
     return column
 
 
+
+
+def sql_size(node: Typed) -> int:
+    """How many SQL terms ``node`` renders to on PostgreSQL, counting each repeat of a shared
+    argument (the expression objects share them, so this counts in linear time what a
+    rendered statement would spell out in full)."""
+    kinds = {n.path: n.type for n in walk(node) if isinstance(n, TField)}
+    ctx = SqlContext("postgresql", Env(), lambda path: sa.column(".".join(path), sql_type(kinds[path])))
+    root = compile_sql(node, ctx)
+    sizes: dict[int, int] = {}
+    children: dict[int, list[Any]] = {}  # also keeps every element alive, so ids stay unique
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:  # post-order without recursion
+        element, ready = stack.pop()
+        key = id(element)
+        if ready:
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children[key])
+        elif key not in children:
+            children[key] = list(element.get_children())
+            stack.append((element, True))
+            stack.extend((child, False) for child in children[key] if id(child) not in children)
+    return sizes[id(root)]

@@ -11,6 +11,7 @@ Every node keeps the line and column where it starts, for error messages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -103,6 +104,8 @@ class Call(Node):
 
     name: str  # upper case for functions, the symbol for operators
     args: tuple[Node, ...]
+    #: written as an operator (``-x``), not as a function call (``NEG(x)`` is no function)
+    operator: bool = False
 
 
 class FormulaSyntaxError(ValueError):
@@ -167,13 +170,14 @@ class _Build(Transformer[Token, Node]):
 
     def binary(self, left: Node, op: Token, right: Node) -> Node:
         symbol = {"==": "=", "<>": "!="}.get(str(op), str(op))
-        return Call(_pos(op), symbol, (left, right))
+        return Call(_pos(op), symbol, (left, right), operator=True)
 
     def unary(self, op: Token, operand: Node) -> Node:
-        return Call(_pos(op), "NEG" if op == "-" else "POS" if op == "+" else "!", (operand,))
+        return Call(_pos(op), "NEG" if op == "-" else "POS" if op == "+" else "!", (operand,), operator=True)
 
 
 _PARSER = Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
+_COMMENTS = re.compile(r"/\*.*?\*/", re.DOTALL)
 
 #: longer formulas are refused before parsing (no admin writes one; it bounds parse time)
 MAX_LENGTH = 10_000
@@ -184,7 +188,7 @@ def parse(text: str) -> Node:
     """The syntax tree of ``text``, or :class:`FormulaSyntaxError` naming the position."""
     if len(text) > MAX_LENGTH:
         raise FormulaSyntaxError(Pos(1, 1), f"a formula holds at most {MAX_LENGTH} characters, got {len(text)}")
-    if not text.strip():
+    if not _COMMENTS.sub("", text).strip():
         raise FormulaSyntaxError(Pos(1, 1), "the formula is empty")
     try:
         tree = _PARSER.parse(text)

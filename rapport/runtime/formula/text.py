@@ -186,5 +186,5 @@ register(Function(
     examples=(('REGEX(phone, "[0-9]{3}-[0-9]{4}")', 'true for "555-1234"'),), min_args=2, max_args=2,
     typer=_regex_type, python=_regex_python, literal_args=frozenset({1}),
     sql=on_sqlite_udf(lambda t, r: sa.func.coalesce(t, "").op("~", is_comparison=True)(
-        sa.literal("^(?:").op("||")(r).op("||")(sa.literal(")$"))), "regex", B),
+        sa.literal("^(?:").op("||")(sa.func.coalesce(r, "")).op("||")(sa.literal(")$"))), "regex", B),
     group=GROUP))

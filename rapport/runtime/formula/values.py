@@ -172,8 +172,9 @@ def substitute(text: str | None, old: str | None, new: str | None) -> str | None
 
 
 def lower(text: str) -> str:
-    """Character by character (simple case mapping), as PostgreSQL does: ``Σ`` → ``σ`` everywhere."""
-    return "".join(c if len(low := c.lower()) != 1 else low for c in text)
+    """Character by character (simple case mapping), as PostgreSQL does: ``Σ`` → ``σ`` everywhere,
+    ``İ`` → ``i`` (the one letter whose full lower case is two characters)."""
+    return "".join(c.lower()[0] for c in text)
 
 
 def upper(text: str) -> str:
@@ -187,8 +188,9 @@ def pattern(regex: str) -> re.Pattern[str]:
     return re.compile(regex, re.DOTALL)
 
 
-def regex_match(text: str | None, regex: str) -> bool:
-    return pattern(regex).fullmatch(text or "") is not None
+def regex_match(text: str | None, regex: str | None) -> bool:
+    """Blank text is matched as empty text, and a blank pattern ("") matches only that."""
+    return pattern(regex or "").fullmatch(text or "") is not None
 
 
 # -- dates ----------------------------------------------------------------------------------
