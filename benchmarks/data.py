@@ -27,6 +27,26 @@ def sales_bundle() -> dict[str, Any]:
     return bundle
 
 
+def foundation_bundle() -> dict[str, Any]:
+    """The sales bundle as the foundation's targets were set on it: without formula and roll-up
+    fields, default formulas and validation rules (scenarios (f) and (g), and the "full
+    bundle" rows of (a) and (b), measure what those cost)."""
+    bundle = sales_bundle()
+    computed = {"formula", "rollup"}
+    removed = {f["name"] for o in bundle["objects"] for f in o["fields"] if f["type"] in computed}
+    for obj in bundle["objects"]:
+        obj["fields"] = [f for f in obj["fields"] if f["type"] not in computed]
+        for f in obj["fields"]:
+            f.pop("default_formula", None)
+    for layout in bundle.get("layouts", []):
+        for section in layout["sections"]:
+            section["fields"] = [f for f in section["fields"] if f not in removed]
+    for view in bundle.get("list_views", []):
+        view["columns"] = [c for c in view["columns"] if c not in removed]
+    bundle.pop("validation_rules", None)
+    return bundle
+
+
 def with_fields(bundle: dict[str, Any], object_name: str, *fields: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``bundle`` with ``fields`` appended to object ``object_name``."""
     edited = copy.deepcopy(bundle)
@@ -64,9 +84,10 @@ def deal_rows(rng: random.Random, account_ids: list[str], count: int, first: int
 
 
 def sales_org(bench: Bench) -> tuple[OrgRuntime, list[str]]:
-    """The org the bulk, query and schema scenarios share: sales bundle plus accounts."""
+    """The org the bulk, query and schema scenarios share: the foundation's sales bundle plus
+    accounts."""
     if "sales" not in bench.shared:
-        org = new_org(bench, SALES_ORG, sales_bundle())
+        org = new_org(bench, SALES_ORG, foundation_bundle())
         bench.shared["sales"] = (org, create_accounts(org, bench.scale.accounts))
     org, accounts = bench.shared["sales"]
     return org, accounts

@@ -186,7 +186,7 @@ def _value_type(bundle: Bundle, obj: ObjectDef, defn: FieldDef, at: str,
     if child is None or summarised is None or depth > MAX_CHAIN:
         return None  # reported by the roll-up's own checks, or as a chain
     if not is_rollup(summarised):
-        return summarised.type, summarised.scale
+        return _summed(defn, summarised.type, summarised.scale)
     inner = _value_type(bundle, child, summarised, at, None, depth + 1)
     if inner is None:
         return None
@@ -198,4 +198,13 @@ def _value_type(bundle: Bundle, obj: ObjectDef, defn: FieldDef, at: str,
                          f"'{child.name}.{summarised.name}', whose values are {inner[0]}; "
                          f"it can {', '.join(sorted(allowed))}")
         return None
-    return inner
+    return _summed(defn, *inner)
+
+
+def _summed(defn: FieldDef, type_name: str, scale: int | None) -> tuple[str, int | None]:
+    """The type of a roll-up's values: a sum may need a wider type than its field's."""
+    if defn.function == "sum":
+        wider = FIELD_TYPES[type_name].sum_type
+        if wider is not None:
+            return wider, scale or 0
+    return type_name, scale

@@ -251,3 +251,33 @@ def test_the_largest_formulas_the_checker_allows_run_in_the_database(org: Any) -
     assert created["joined"] == "ab" * 300 and created["deep"] == "ab"
     (listed,) = org.query(QuerySpec("thing", filter={"field": "deep", "op": "eq", "value": "ab"})).records
     assert listed["joined"] == "ab" * 300
+
+
+def test_renaming_a_field_a_formula_uses_needs_the_formula_changed_in_the_same_bundle(sales: Any) -> None:
+    bundle = formula_bundle()
+    field(bundle, "deal", "amount").update(name="value", renamed_from="amount")
+    for rule in bundle["validation_rules"]:  # the references that are not formulas
+        if rule.get("field") == "amount":
+            rule["field"] = "value"
+    field(bundle, "account", "open_pipeline")["field"] = "value"
+    for layout in bundle["layouts"]:
+        for section in layout["sections"]:
+            section["fields"] = ["value" if f == "amount" else f for f in section["fields"]]
+        for related in layout.get("related_lists", []):
+            related["columns"] = ["value" if c == "amount" else c for c in related["columns"]]
+    view = bundle["list_views"][0]
+    view["columns"] = ["value" if c == "amount" else c for c in view["columns"]]
+    view["sort"] = ["-value" if s == "-amount" else s for s in view["sort"]]
+    with pytest.raises(ValidationFailed) as caught:
+        sales.metadata.apply(bundle, author="test")
+    assert {(p.code, p.message.split(":")[0]) for p in caught.value.problems} >= {
+        ("formula.unknown_field", "formula field 'deal.weighted'"),
+        ("formula.unknown_field", "validation rule 'deal.amount_positive'")}
+    for formula in (field(bundle, "deal", "weighted"), field(bundle, "deal", "pipeline_share"),
+                    field(bundle, "deal", "weighted_amount")):
+        formula["expression"] = formula["expression"].replace("amount", "value")
+    for rule in bundle["validation_rules"]:
+        rule["error_condition"] = rule["error_condition"].replace("amount", "value")
+    sales.metadata.apply(bundle, author="test")
+    deal = sales.records(ANN).create("deal", {"name": "x", "value": 100, "probability": 50})
+    assert deal["weighted"] == 50

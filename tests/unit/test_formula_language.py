@@ -770,3 +770,22 @@ def test_regex_syntax_the_databases_read_differently_is_refused(pattern: str) ->
 def test_lower_and_upper_map_each_character_as_postgresql_does() -> None:
     assert run_python('UPPER("straße")') == "STRAßE"
     assert run_python('LOWER("İSTANBUL ΟΔΟΣ")') == "istanbul οδοσ"
+
+
+@pytest.mark.parametrize("pattern", ["[^<>]{0,500}", "a{256}", "x{300,}", "a*+b", "a{2}+"])
+def test_regex_syntax_postgresql_refuses_is_refused(pattern: str) -> None:
+    ((_, _, code, _),) = problems_of(f'REGEX(name, "{pattern}")', Use("rule", None))
+    assert code == "formula.bad_pattern"
+
+
+def test_negative_powers_divide_and_huge_powers_have_no_value() -> None:
+    assert run_python("10 ^ -17 > 0") is True  # exact to 20 places, like "/"
+    assert run_python("2 ^ -2") == Decimal("0.25")
+    assert run_python("10 ^ -30") == 0
+    assert run_python("(10 ^ 600) ^ 2") is ERROR  # more than 1000 digits
+
+
+def test_value_reads_at_most_a_hundred_characters() -> None:
+    long_number = "0." + "0" * 200 + "1"
+    assert run_python(f'ISNUMBER("{long_number}")') is False
+    assert run_python(f'VALUE("{long_number}")') is ERROR

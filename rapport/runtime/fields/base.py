@@ -72,6 +72,8 @@ class FieldType:
     converts_from: ClassVar[frozenset[str]] = frozenset()
     #: what a roll-up summary can compute over a field of this type
     aggregates: ClassVar[frozenset[str]] = frozenset({"count"})
+    #: the type a roll-up's sum of this type's values has, when it needs a wider one
+    sum_type: ClassVar[str | None] = None
     #: the formula language's type for this field's values (see rapport.runtime.formula.types)
     formula_value: ClassVar[str] = "text"
     #: for types whose values the system computes from other records (roll-ups): the options

@@ -62,6 +62,7 @@ def _check_bounds(number: Decimal, field: FieldDef) -> None:
 class IntegerType(FieldType):
     name = "integer"
     formula_value = "number"
+    sum_type = "number"  # many whole numbers add up past a bigint: numeric(38, 0)
     widget = "number"
     aggregates = frozenset({"count", "sum", "min", "max"})
     converts_from = NUMERIC_TYPES | {"text", "picklist", "boolean"}

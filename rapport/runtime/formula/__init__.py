@@ -15,7 +15,7 @@ from rapport.runtime.formula.checker import (
 )
 from rapport.runtime.formula.python import Scope, compile_python
 from rapport.runtime.formula.functions import FUNCTIONS, UDFS
-from rapport.runtime.formula.registry import Env, Function, SqlContext
+from rapport.runtime.formula.registry import Env, Function, SqlContext, env_parameters
 from rapport.runtime.formula.sql import compile_sql
 from rapport.runtime.formula.syntax import FormulaSyntaxError, parse
 from rapport.runtime.formula.typed import Typed, related_paths
@@ -25,7 +25,7 @@ from rapport.runtime.formula.values import FormulaRuntimeError
 __all__ = [
     "FUNCTIONS", "UDFS", "Env", "FType", "FormulaInvalid", "FormulaProblem", "FormulaRuntimeError",
     "FormulaSyntaxError", "Function", "Scope", "SqlContext", "Typed", "Use", "check", "check_formula_field",
-    "compile_python", "compile_sql", "field_value", "parse", "related_paths",
+    "compile_python", "compile_sql", "env_parameters", "field_value", "parse", "related_paths",
 ]
 
 

@@ -24,7 +24,7 @@ from rapport.runtime.formula.registry import ArgumentError, Function
 from rapport.runtime.formula.sql import sql_size
 from rapport.runtime.formula.syntax import Call, FieldRef, FormulaSyntaxError, GlobalRef, Literal, Node, Pos, parse
 from rapport.runtime.formula.typed import TCall, TField, TGlobal, TLiteral, Typed, walk
-from rapport.runtime.formula.types import FType, fits
+from rapport.runtime.formula.types import RETURN_TYPES, FType, fits
 
 #: lookups a formula may follow, counting those of formula fields it refers to
 MAX_HOPS = 5
@@ -219,8 +219,6 @@ def check(bundle: Bundle, obj: ObjectDef, text: str, use: Use) -> Typed:
 
 def check_formula_field(bundle: Bundle, obj: ObjectDef, defn: FieldDef) -> Typed:
     """A formula field's typed tree, finished as the field shows it (rounded, never-blank booleans)."""
-    from rapport.runtime.formula.types import RETURN_TYPES
-
     expected = RETURN_TYPES.get(defn.return_type or "")
     use = Use(f"formula field '{defn.name}'", frozenset({expected}) if expected else None)
     checker = _Check(bundle, use, expanding=((obj.name, defn.name),))
@@ -297,7 +295,13 @@ _UNSHARED_PATTERNS = (
     (re.compile(r"\\[bBZzAGgkKpPNuUx]"), "escapes like \\b, \\Z, \\x or \\u"),
     (re.compile(r"\[\[[:=.]"), "POSIX classes like [[:digit:]]"),
     (re.compile(r"\{,"), "'{,n}' (write '{0,n}')"),
+    (re.compile(r"(?<!\\)[*+?}]\+"), "possessive quantifiers like 'a*+'"),
 )
+
+
+#: the largest count in {n,m} that PostgreSQL's regular expressions take
+MAX_REPEAT = 255
+_REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
 
 
 def _pattern_problem(pattern: str) -> str | None:
@@ -309,6 +313,8 @@ def _pattern_problem(pattern: str) -> str | None:
             re.compile(pattern)
     except re.error as error:
         return f"not a valid regular expression ({error})"
+    if any(int(count) > MAX_REPEAT for match in _REPEAT.finditer(pattern) for count in match.groups() if count):
+        return f"repeat counts above {MAX_REPEAT} are refused by PostgreSQL; use '*' or '+'"
     for unshared, what in _UNSHARED_PATTERNS:
         if unshared.search(pattern):
             return f"{what} mean different things in the databases formulas run on; use classes like " \

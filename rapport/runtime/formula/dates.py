@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from rapport.runtime.formula import values as v
 from rapport.runtime.formula.operators import pg_whole
 from rapport.runtime.formula.registry import (
-    ArgumentError, Compiled, Function, SqlContext, SqlExpr, literal, register, simple, udf,
+    ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, simple, udf,
 )
 from rapport.runtime.formula.typed import Typed
 from rapport.runtime.formula.types import FType, fits
@@ -20,15 +20,17 @@ N, D, DT, T = FType.NUMBER, FType.DATE, FType.DATETIME, FType.TEXT
 GROUP = "Dates"
 
 
-def _now(name: str, kind: FType, summary: str, example: str, read: Any) -> None:
+def _now(name: str, kind: FType, summary: str, example: str) -> None:
+    attribute = name.lower()  # Env.today, Env.now
     register(Function(
         name=name, signature=f"{name}()", summary=summary, examples=((f"{name}()", example),),
-        min_args=0, max_args=0, typer=lambda types: kind, python=lambda t, a, n: (lambda s: read(s.env)),
-        sql=lambda ctx, t, a, n: literal(read(ctx.env), kind), group=GROUP))
+        min_args=0, max_args=0, typer=lambda types: kind,
+        python=lambda t, a, n: (lambda s: getattr(s.env, attribute)),
+        sql=lambda ctx, t, a, n: ctx.env_value(attribute, kind), group=GROUP))
 
 
-_now("TODAY", D, "Today's date (in UTC).", "2026-12-01", lambda env: env.today)
-_now("NOW", DT, "The current date and time.", "2026-12-01T09:30:00Z", lambda env: env.now)
+_now("TODAY", D, "Today's date (in UTC).", "2026-12-01")
+_now("NOW", DT, "The current date and time.", "2026-12-01T09:30:00Z")
 
 
 def pg_make_date(year: SqlExpr, month: SqlExpr, day: SqlExpr) -> SqlExpr:

@@ -19,7 +19,7 @@ from rapport.platform.sqltypes import UtcDateTime
 
 from rapport.runtime.formula import values as v
 from rapport.runtime.formula.registry import (
-    ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, strict, typed_null, udf,
+    ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, sql_type, strict, typed_null, udf,
 )
 from rapport.runtime.formula.typed import Typed
 from rapport.runtime.formula.types import ORDERED, FType, comparable, fits
@@ -92,7 +92,6 @@ def _arithmetic(name: str, summary: str, examples: Sequence[tuple[str, str]],
         args = [typed_null(arg, kind, N) for arg, kind in zip(args, types)]  # null is a number here
         if ctx.postgres or udf_name is None:
             return pg(*args) if ctx.postgres else _sqlite_arithmetic(name, *args)
-        from rapport.runtime.formula.registry import sql_type
         return getattr(sa.func, "rapport_" + udf_name)(*args, type_=sql_type(result))
 
     return register(Function(
@@ -139,10 +138,17 @@ _arithmetic("/", f"Divides numbers, exact to {v.DIVISION_SCALE} decimal places; 
 
 
 def _pg_power(base: SqlExpr, exponent: SqlExpr) -> SqlExpr:
+    """As :func:`values.power`: a negative power divides (exact to 20 places), and a power of
+    more than MAX_POWER_DIGITS digits is blank. Nested CASEs: log() only of a non-zero base."""
     defined = sa.and_(sa.func.abs(exponent) <= v.MAX_EXPONENT,
                       sa.or_(base >= 0, exponent == sa.func.floor(exponent)),
                       sa.or_(base != 0, exponent >= 0))
-    return sa.case((defined, sa.func.power(base, exponent)), else_=sa.null())
+    positive = sa.func.abs(exponent)
+    fits = sa.case((base == 0, sa.true()),
+                   else_=positive * sa.func.log(sa.func.abs(base)) <= v.MAX_POWER_DIGITS)
+    raised = sa.func.power(base, positive, type_=sa.Numeric())
+    value = sa.case((exponent < 0, pg_divide(sa.literal(Decimal(1), sa.Numeric()), raised)), else_=raised)
+    return sa.case((defined, sa.case((fits, value), else_=sa.null())), else_=sa.null())
 
 
 _arithmetic("^", "Raises a number to a power (at least 15 significant digits).", [("2 ^ 10", "1024")],

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
@@ -25,16 +25,7 @@ from rapport.runtime.formula.values import FormulaRuntimeError
 SqlExpr = sa.ColumnElement[Any]
 
 
-class Scope(Protocol):
-    """What a Python-compiled formula reads (see :class:`.python.Scope`)."""
-
-    record: Any
-    prior: Any
-    related: Any
-    env: Any
-
-
-Compiled = Callable[[Any], Any]  # Scope → value
+Compiled = Callable[[Any], Any]  # python.Scope → value
 
 
 class ArgumentError(Exception):
@@ -48,15 +39,30 @@ class ArgumentError(Exception):
 
 @dataclass
 class SqlContext:
-    """What SQL compilation needs besides the tree: the dialect and the global values."""
+    """What SQL compilation needs besides the tree: the dialect and the global values.
+
+    With ``env`` the globals and the clock are bound values; with ``env=None`` they are
+    named parameters (:func:`env_parameters` gives their values), so that a statement can be
+    built once and run for any user at any time.
+    """
 
     dialect: str
-    env: Any  # Env
+    env: Any  # Env | None
     column: Callable[[tuple[str, ...]], SqlExpr]
 
     @property
     def postgres(self) -> bool:
         return self.dialect == "postgresql"
+
+    def env_value(self, name: str, kind: FType) -> SqlExpr:
+        """``$User.name`` is ``user_name``, ``TODAY()`` is ``today``…"""
+        if self.env is None:
+            return sa.bindparam(ENV_PARAMETER + name, type_=sql_type(kind))
+        return literal(getattr(self.env, name), kind)
+
+
+#: the prefix of the parameters that carry the globals and the clock (see SqlContext)
+ENV_PARAMETER = "formula_env_"
 
 
 Typer = Callable[[list[FType]], FType]
@@ -116,10 +122,6 @@ def fixed(*params: FType | tuple[FType, ...], result: FType) -> Typer:
         return result
 
     return typer
-
-
-def repeated(param: FType, result: FType) -> Typer:
-    return lambda args: fixed(*([param] * len(args)), result=result)(args)
 
 
 def _nouns(types: Sequence[FType]) -> str:
@@ -358,3 +360,9 @@ class Env:
     @property
     def today(self) -> date:
         return self.now.date()
+
+
+def env_parameters(env: Env) -> dict[str, Any]:
+    """The values of the parameters a statement built with ``SqlContext(env=None)`` takes."""
+    names = ("user_id", "user_name", "user_email", "org_id", "org_name", "now", "today")
+    return {ENV_PARAMETER + name: getattr(env, name) for name in names}

@@ -32,7 +32,7 @@ def _expression(node: Typed, ctx: SqlContext) -> SqlExpr:
     if isinstance(node, TField):
         return _column(ctx.column(node.path), node.type, ctx)
     if isinstance(node, TGlobal):
-        return literal(getattr(ctx.env, f"{node.scope[1:]}_{node.name}"), FType.TEXT)
+        return ctx.env_value(f"{node.scope[1:]}_{node.name}", FType.TEXT)
     assert isinstance(node, TCall)
     args = [_expression(arg, ctx) for arg in node.args]
     return node.fn.sql(ctx, [arg.type for arg in node.args], args, node.args)

@@ -196,6 +196,8 @@ def parse(text: str) -> Node:
     except VisitError as error:
         if isinstance(error.orig_exc, FormulaSyntaxError):
             raise error.orig_exc from None
+        if isinstance(error.orig_exc, RecursionError):
+            raise FormulaSyntaxError(Pos(1, 1), "the formula nests too deeply") from None
         raise
     except UnexpectedInput as error:
         raise FormulaSyntaxError(Pos(error.line or 1, error.column or 1), _describe(error, text)) from None

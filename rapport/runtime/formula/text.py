@@ -21,6 +21,11 @@ GROUP = "Text"
 _PG_NUMBER = r"^ *[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+) *$"
 
 
+def _pg_is_number(t: SqlExpr) -> SqlExpr:
+    """As :func:`values.is_number_text` (no longer than MAX_NUMBER_TEXT, which the cast fits)."""
+    return sa.and_(sa.func.char_length(t) <= v.MAX_NUMBER_TEXT, t.op("~", is_comparison=True)(_PG_NUMBER))
+
+
 def pg_count(n: SqlExpr, low: int = 0) -> SqlExpr:
     """A count or position argument, as :func:`values.whole` makes it (blank stays blank:
     GREATEST and LEAST skip nulls)."""
@@ -84,12 +89,12 @@ register(Function(
 # -- numbers in text ----------------------------------------------------------------------------
 
 simple("VALUE", [T], N, v.text_value,
-       lambda t: sa.case((t.op("~")(_PG_NUMBER), sa.cast(sa.func.btrim(t, " "), sa.Numeric())), else_=sa.null()),
+       lambda t: sa.case((_pg_is_number(t), sa.cast(sa.func.btrim(t, " "), sa.Numeric())), else_=sa.null()),
        signature="VALUE(text)", summary="The number written in the text; an error when the text is not a number "
        "(a validation error in a rule, blank in a formula field).",
        examples=[('VALUE("42.5")', "42.5"), ('VALUE(" -3 ")', "-3")], group=GROUP)
 simple("ISNUMBER", [T], B, v.is_number_text,
-       lambda t: sa.func.coalesce(t.op("~", is_comparison=True)(_PG_NUMBER), sa.false()),
+       lambda t: sa.func.coalesce(_pg_is_number(t), sa.false()),
        signature="ISNUMBER(text)", summary="Whether the text is a number VALUE can read (digits, an optional sign "
        "and decimal point, surrounding spaces).",
        examples=[('ISNUMBER("12.5")', "true"), ('ISNUMBER("12a")', "false")], group=GROUP, nulls="pass")

@@ -34,8 +34,6 @@ class TField(Typed):
     """A stored field of the record (``path`` of one name) or of a looked-up record."""
 
     path: tuple[str, ...]
-    #: whole numbers are stored as integers; compilers make them numbers like any other
-    integer: bool = False
 
     @property
     def dotted(self) -> str:

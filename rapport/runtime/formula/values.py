@@ -24,6 +24,10 @@ from typing import Any
 DIVISION_SCALE = 20
 #: the largest exponent of ``^`` (beyond it numbers outgrow every column)
 MAX_EXPONENT = 1000
+#: the most digits a power may have before the point (PostgreSQL's numbers end at 131,072)
+MAX_POWER_DIGITS = 1000
+#: the longest text VALUE reads as a number
+MAX_NUMBER_TEXT = 100
 #: the largest count of days that can be added to a date (about 10,000 years)
 MAX_DAYS = 3_652_059
 #: text and counts are clamped to this many characters
@@ -71,7 +75,14 @@ def power(base: Decimal, exponent: Decimal) -> Decimal:
         raise FormulaRuntimeError("zero has no negative power")
     if exponent == 0:  # 0 ^ 0 too, as in PostgreSQL (Decimal finds 0 ** 0 undefined)
         return Decimal(1)
+    if exponent < 0:  # a negative power divides, exact to DIVISION_SCALE places like "/"
+        return divide(Decimal(1), power(base, -exponent)) or Decimal(0)
+    if base != 0 and exponent * abs(base).log10() > MAX_POWER_DIGITS:
+        raise FormulaRuntimeError(f"{base} ^ {exponent} has more than {MAX_POWER_DIGITS} digits")
     try:
+        if exponent == exponent.to_integral_value():
+            with localcontext(_EXACT):
+                return base ** exponent
         return base ** exponent
     except (InvalidOperation, ArithmeticError) as error:
         raise FormulaRuntimeError(f"{base} ^ {exponent} is out of range") from error
@@ -119,13 +130,14 @@ def number_text(x: Decimal) -> str:
 
 
 def text_value(text: str) -> Decimal:
-    if not NUMBER_TEXT.fullmatch(text):
+    if not is_number_text(text):
         raise FormulaRuntimeError(f"{_shown(text)} is not a number")
     return Decimal(text.strip(" "))
 
 
 def is_number_text(text: str | None) -> bool:
-    return text is not None and NUMBER_TEXT.fullmatch(text) is not None
+    """Digits with a sign and a point, at most :data:`MAX_NUMBER_TEXT` characters."""
+    return text is not None and len(text) <= MAX_NUMBER_TEXT and NUMBER_TEXT.fullmatch(text) is not None
 
 
 def whole(x: Decimal, *, low: int = 0, high: int = MAX_CHARS) -> int:

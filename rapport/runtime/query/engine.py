@@ -52,7 +52,7 @@ def run_query(conn: Connection, model: CompiledOrg, spec: QuerySpec, *,
     """One page of ``spec``; ``env`` gives formula fields their globals and clock."""
     obj = model.object(spec.object)
     limit = _page_size(spec.limit, page_size_default, page_size_max)
-    paths = JoinPaths(model, obj, include_deleted=spec.include_deleted, dialect=conn.dialect.name, env=env)
+    paths = JoinPaths(model, obj, include_deleted=spec.include_deleted, dialect=conn.dialect.name, env=env or Env())
     scope = _scope(obj, compile_filter(spec.filter, paths), spec.include_deleted)
     filter_from = paths.from_clause()  # only the joins the filter needs: the count's FROM
 

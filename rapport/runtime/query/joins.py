@@ -76,9 +76,10 @@ class JoinPaths:
         self.model = model
         self.root = root
         self.include_deleted = include_deleted
-        #: formula fields compile to this database's SQL, with these globals and clock
+        #: formula fields compile to this database's SQL, with these globals and clock (or, with
+        #: ``env=None``, with parameters for them: see ``formula.env_parameters``)
         self.dialect = dialect
-        self.env = env or Env()
+        self.env = env
         self._joins: dict[tuple[str, ...], _Join] = {}
 
     def resolve(self, path: str) -> ResolvedPath:

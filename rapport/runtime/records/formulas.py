@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from rapport.platform.errors import ProblemCollector
 from rapport.runtime.compiled import CompiledObject
 from rapport.runtime.fields import FieldValueError
-from rapport.runtime.formula import Env, FormulaRuntimeError, Scope
+from rapport.runtime.formula import Env, FormulaRuntimeError, Scope, env_parameters
 from rapport.runtime.query.joins import JoinPaths
 from rapport.runtime.records.hooks import SaveContext
 
@@ -118,14 +118,27 @@ def formula_values(tx: Any, obj: CompiledObject, ids: Sequence[str], env: Env) -
     names = list(obj.formulas.fields)
     if not names or not ids:
         return {}
-    paths = JoinPaths(tx.model, obj, dialect=tx.conn.dialect.name, env=env)
-    resolved = [paths.resolve(name) for name in names]
-    converters = [r.field.type.json_converter(r.field.defn) for r in resolved]
-    select = sa.select(obj.table.c.id, *(r.column for r in resolved)).select_from(paths.from_clause())
+    select, converters = _formula_select(tx, obj)
+    parameters = env_parameters(env)
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), CHUNK):
-        for row in tx.conn.execute(select.where(obj.table.c.id.in_(list(ids[start:start + CHUNK])))):
+        chunk = select.where(obj.table.c.id.in_(list(ids[start:start + CHUNK])))
+        for row in tx.conn.execute(chunk, parameters):
             out[row[0]] = {name: value if convert is None else convert(value)
                            for name, value, convert in zip(names, row[1:], converters)}
     return out
+
+
+def _formula_select(tx: Any, obj: CompiledObject) -> tuple[sa.Select[Any], list[Any]]:
+    """SELECT id and every formula field of ``obj``, built once per revision and database
+    (the globals and the clock are parameters), and each field's JSON converter."""
+    dialect = tx.conn.dialect.name
+    built = obj.formula_select.get(dialect)
+    if built is None:
+        paths = JoinPaths(tx.model, obj, dialect=dialect, env=None)
+        resolved = [paths.resolve(name) for name in obj.formulas.fields]
+        converters = [r.field.type.json_converter(r.field.defn) for r in resolved]
+        select = sa.select(obj.table.c.id, *(r.column for r in resolved)).select_from(paths.from_clause())
+        built = obj.formula_select.setdefault(dialect, (select, converters))
+    return built
 

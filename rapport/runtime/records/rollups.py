@@ -187,13 +187,20 @@ def refresh(conn: Connection, model: CompiledOrg, affected: Affected, depth: int
         for name in sorted(by_parent):
             _lock(conn, model.objects[name], sorted(by_parent[name]))
     upward = Affected()
+    # roll-ups of one parent object over the same parents are one UPDATE (a create of a
+    # child changes every roll-up over it, of the same parent)
+    together: dict[tuple[str, tuple[str, ...]], list[Rollup]] = {}
     for rollup, ids in affected.items():
-        ordered = sorted(ids)
-        for chunk in _chunks(ordered):
-            conn.execute(rollup.update(rollup.parent.table.c.id.in_(chunk)))
-        chained = [r for r in rollups_over(model, rollup.parent) if rollup.field.name in r.watched]
+        together.setdefault((rollup.parent.name, tuple(sorted(ids))), []).append(rollup)
+    for (_, ordered), group in together.items():
+        parent = group[0].parent
+        for chunk in _chunks(list(ordered)):
+            conn.execute(parent.table.update().where(parent.table.c.id.in_(chunk))
+                         .values({r.field.name: r.value for r in group}))
+        names = {r.field.name for r in group}
+        chained = [r for r in rollups_over(model, parent) if r.watched & names]
         if chained:
-            _add_parents(conn, rollup.parent, ordered, chained, upward)
+            _add_parents(conn, parent, list(ordered), chained, upward)
     for name, ids in refresh(conn, model, upward, depth + 1).items():
         by_parent.setdefault(name, set()).update(ids)
     return by_parent

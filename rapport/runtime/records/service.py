@@ -94,7 +94,7 @@ class RecordService:
             obj = tx.model.object(object_name)
             _check_id(obj, record_id)
             row = undelete_row(tx, obj, record_id, self.actor)
-            return serializer(obj)(row)
+            return self._with_formulas(tx, obj, [serializer(obj)(row)])[0]
 
     # -- pipeline --------------------------------------------------------------------
     def _create(self, object_name: str, inputs: Sequence[Mapping[str, Any]], single: bool) -> list[dict[str, Any]]:

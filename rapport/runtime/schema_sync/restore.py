@@ -96,7 +96,8 @@ class Restore:
         optional = {**definition, "required": False}
         applied = self._apply(_with_field(current, obj.name, optional))
         defn = _field_of(load(_with_field(current, obj.name, definition)), obj.name, definition["name"])
-        self._copy_values(defn, only_unchanged_from=None)
+        if not FIELD_TYPES[defn.type].recalculated_on:  # a roll-up was recalculated by the apply: keep that
+            self._copy_values(defn, only_unchanged_from=None)
         self._continue_numbering(defn)
         if definition.get("required"):
             try:
