@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from collections.abc import Callable
 
-from benchmarks.data import AUTHOR, filled_sales_org, sales_bundle, with_fields
+from benchmarks.data import AUTHOR, filled_sales_org, foundation_bundle, with_fields
 from benchmarks.harness import Bench, Result, Target
 from rapport.runtime.org import OrgRuntime
 
@@ -24,7 +24,7 @@ def run(bench: Bench) -> list[Result]:
     org = filled_sales_org(bench)
     rows = bench.scale.bulk_records
     results = []
-    bundle = sales_bundle()
+    bundle = foundation_bundle()
     for label, field in (("text field", TEXT_FIELD), ("indexed currency field", CURRENCY_FIELD)):
         bundle = with_fields(bundle, "deal", field)
         seconds = bench.timed(_applying(org, bundle))
