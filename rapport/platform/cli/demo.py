@@ -88,8 +88,9 @@ def _print_next_steps(ctx: Context, org: str) -> None:
     proposal = json.dumps({"field": "stage", "op": "eq", "value": "proposal"}, separators=(",", ":"))
     tries = [
         f"record list --org {org} deal --filter {shlex.quote(proposal)} "
-        "--fields name,account.name,amount --sort -amount",
-        f"record list --org {org} account --fields name,industry,annual_revenue --sort -annual_revenue --limit 5",
+        "--fields name,account.name,amount,weighted_amount,days_to_close --sort -weighted_amount",
+        f"record list --org {org} account --fields name,industry,open_deals,open_pipeline,next_close "
+        "--sort -open_pipeline --limit 5",
         f"org show {org}",
         f"metadata pull --org {org} ./{org}-metadata",
         f"metadata revisions --org {org}",
