@@ -10,6 +10,7 @@ registered as a user-defined SQL function.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -216,7 +217,9 @@ class ExactNumber(sa.TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
         if value is None or isinstance(value, Decimal):
             return value
-        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        if isinstance(value, float):  # past a float's range SQLite says inf: no number, so blank
+            return Decimal(repr(value)) if math.isfinite(value) else None
+        return Decimal(value)
 
 
 def sql_type(kind: FType) -> sa.types.TypeEngine[Any]:
