@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rapport.metadata.model import Bundle, ObjectDef
+from rapport.runtime.fields import FIELD_TYPES
 from rapport.runtime.formula import FType, Typed, Use, check, check_formula_field, compile_python, related_paths
 from rapport.runtime.formula.registry import Compiled
 
@@ -40,8 +41,8 @@ class ObjectFormulas:
 
 
 def compile_object_formulas(bundle: Bundle, obj: ObjectDef) -> ObjectFormulas:
-    fields = {d.name: check_formula_field(bundle, obj, d)
-              for d in obj.fields if d.type == "formula" and d.expression is not None}
+    fields = {d.name: check_formula_field(bundle, obj, d)  # the computed fields: formulas
+              for d in obj.fields if not FIELD_TYPES[d.type].stored and d.expression is not None}
     rules = []
     for rule in bundle.validation_rules:
         if rule.object != obj.name or not rule.get("active", True):

@@ -49,7 +49,7 @@ def complete_formulas(bundle: Bundle, problems: ProblemCollector) -> Bundle:
 
 
 def _formula_field(bundle: Bundle, obj: ObjectDef, defn: FieldDef, at: str, problems: ProblemCollector) -> FieldDef:
-    if defn.type != "formula" or defn.expression is None:
+    if FIELD_TYPES[defn.type].stored or defn.expression is None:  # not a formula field
         return defn
     noun = f"formula field '{obj.name}.{defn.name}'"
     try:
