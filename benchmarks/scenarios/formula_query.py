@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from benchmarks.data import deal_rows, new_org, refresh_statistics, sales_bundle, with_fields
@@ -59,7 +60,7 @@ def _measure(bench: Bench, org: OrgRuntime, specs: dict[str, QuerySpec], page_na
     samples: dict[str, list[float]] = {name: [] for name in specs}
     for _ in range(runs):
         for name, spec in specs.items():
-            samples[name].append(bench.timed(lambda spec=spec: org.query(spec)))
+            samples[name].append(bench.timed(partial(org.query, spec)))
     medians = {name: median_ms(s) for name, s in samples.items()}
     formula, stored, indexed = (medians[name] for name in VARIANTS)
     return [
