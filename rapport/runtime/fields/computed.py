@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 from collections.abc import Callable, Iterable, Mapping
 
 import sqlalchemy as sa
@@ -22,62 +22,82 @@ FORMULA_DEFAULT_SCALE = 2
 FORMULA_MAX_TEXT = 131_072
 
 
-class FormulaType(FieldType):
-    """A formula is computed by the formula engine in SQL; it has no column."""
+class _ValuesOfAnotherType(FieldType):
+    """A computed type whose values are those of another field type: a formula's return type,
+    or what a roll-up summarises. Filter operators and operands, cursors, JSON and formulas
+    treat its values as that type's (``value_type``)."""
 
-    name = "formula"
     widget = "readonly"
-    stored = False
     writable = False
+    #: what the metadata calls a field of this type, in problems
+    noun: ClassVar[str]
+    #: the flags a computed field cannot have
+    refused_flags: ClassVar[tuple[str, ...]] = ("required", "unique", "external_id")
+
+    def value_type(self, field: FieldDef) -> tuple[FieldType, FieldDef]:
+        """The field type of the values, and a field definition of that type they fit."""
+        raise NotImplementedError
 
     def check_options(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
-        for flag in ("required", "unique", "indexed", "external_id"):
+        for flag in self.refused_flags:
             if getattr(field, flag):
                 yield Problem(f"{at}/{flag}", "metadata.invalid",
-                              f"formula field '{field.name}' of object '{obj.name}' is computed, so it cannot "
+                              f"{self.noun} '{field.name}' of object '{obj.name}' is computed, so it cannot "
                               f"be {flag.replace('_', ' ')}")
 
-    def describe(self, field: FieldDef) -> dict[str, Any]:
-        return {"return_type": field.return_type, "expression": field.expression}
-
-    def formula_kind(self, field: FieldDef) -> str:
-        value_type, value_field = self.value_type(field)
-        return value_type.formula_kind(value_field)
-
-    def coerce(self, value: Any, field: FieldDef) -> Any:
-        raise FieldValueError("records.read_only", "formula fields are computed and cannot be written")
-
-    # A formula's values are those of its return type: filters, cursors and JSON use that type.
-    def value_type(self, field: FieldDef) -> tuple[FieldType, FieldDef]:
-        """The field type of the formula's values, and the field definition they fit."""
-        from rapport.runtime.fields import FIELD_TYPES  # the registry imports this module
-
-        kind = field.return_type or "text"
-        numeric = kind in ("number", "currency", "percent")
-        scale = (FORMULA_DEFAULT_SCALE if field.scale is None else field.scale) if numeric else None
-        # text results may be longer than a text field's 255 characters (a cursor carries them)
-        length = FORMULA_MAX_TEXT if kind == "text" else None
-        return FIELD_TYPES[kind], FieldDef(field.name, kind, field.label, precision=38 if numeric else None,
-                                           scale=scale, max_length=length)
-
     def field_operators(self, field: FieldDef) -> Mapping[str, Operator]:
-        value_type, _ = self.value_type(field)
-        return value_type.operators
+        value_type, value_field = self.value_type(field)
+        return value_type.field_operators(value_field)
 
     def coerce_operand(self, op: str, value: Any, field: FieldDef) -> Any:
         value_type, value_field = self.value_type(field)
         return value_type.coerce_operand(op, value, value_field)
 
-    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
-        value_type, value_field = self.value_type(field)
-        return value_type.json_converter(value_field)
-
     def to_json(self, value: Any, field: FieldDef) -> Any:
         value_type, value_field = self.value_type(field)
         return value_type.to_json(value, value_field)
 
+    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
+        value_type, value_field = self.value_type(field)
+        return value_type.json_converter(value_field)
 
-class RollupType(FieldType):
+    def formula_kind(self, field: FieldDef) -> str:
+        value_type, value_field = self.value_type(field)
+        return value_type.formula_kind(value_field)
+
+
+class FormulaType(_ValuesOfAnotherType):
+    """A formula is computed by the formula engine in SQL; it has no column. Its values are
+    those of its ``return_type``."""
+
+    name = "formula"
+    stored = False
+    noun = "formula field"
+    refused_flags = ("required", "unique", "indexed", "external_id")
+
+    def describe(self, field: FieldDef) -> dict[str, Any]:
+        return {"return_type": field.return_type, "expression": field.expression}
+
+    def coerce(self, value: Any, field: FieldDef) -> Any:
+        raise FieldValueError("records.read_only", "formula fields are computed and cannot be written")
+
+    def value_type(self, field: FieldDef) -> tuple[FieldType, FieldDef]:
+        return _formula_values(field.return_type or "text", field.scale)
+
+
+@lru_cache(maxsize=256)
+def _formula_values(kind: str, scale: int | None) -> tuple[FieldType, FieldDef]:
+    from rapport.runtime.fields import FIELD_TYPES  # the registry imports this module
+
+    numeric = kind in ("number", "currency", "percent")
+    scale = (FORMULA_DEFAULT_SCALE if scale is None else scale) if numeric else None
+    # text results may be longer than a text field's 255 characters (a cursor carries them)
+    length = FORMULA_MAX_TEXT if kind == "text" else None
+    return FIELD_TYPES[kind], FieldDef("value", kind, "Value", precision=38 if numeric else None, scale=scale,
+                                       max_length=length)
+
+
+class RollupType(_ValuesOfAnotherType):
     """A roll-up summary: stored on the parent, kept exact on child writes (``records.rollups``).
 
     Its values have the type of what it summarises, ``return_type``, which the runtime fills
@@ -88,24 +108,22 @@ class RollupType(FieldType):
     """
 
     name = "rollup"
-    widget = "readonly"
-    writable = False
+    noun = "roll-up"
     #: what a roll-up of a roll-up may compute depends on the inner one's return type
     #: (checked when return types are derived); any of these can apply
     aggregates = frozenset({"count", "sum", "min", "max"})
     recalculated_on = frozenset({"child_object", "relationship_field", "function", "field", "filter",
                                  "return_type", "scale"})
 
+    def value_type(self, field: FieldDef) -> tuple[FieldType, FieldDef]:
+        return _rollup_values(field.return_type, field.scale)
+
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
-        value_type, value_field = rollup_values(field)
+        value_type, value_field = self.value_type(field)
         return value_type.column_type(value_field)
 
     def check_options(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
-        for flag in ("required", "unique", "external_id"):
-            if getattr(field, flag):
-                yield Problem(f"{at}/{flag}", "metadata.invalid",
-                              f"roll-up '{field.name}' of object '{obj.name}' is computed, so it cannot "
-                              f"be {flag.replace('_', ' ')}")
+        yield from super().check_options(field, obj, bundle, at)
         child = bundle.object(field.child_object or "")
         if child is None:
             yield Problem(at + "/child_object", "metadata.unknown_object",
@@ -133,26 +151,13 @@ class RollupType(FieldType):
 
     def coerce(self, value: Any, field: FieldDef) -> Any:
         # roll-ups are never written by callers (not ``writable``); this parses filter operands
-        value_type, value_field = rollup_values(field)
+        value_type, value_field = self.value_type(field)
         return value_type.coerce(value, value_field)
-
-    def to_json(self, value: Any, field: FieldDef) -> Any:
-        value_type, value_field = rollup_values(field)
-        return value_type.to_json(value, value_field)
-
-    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
-        value_type, value_field = rollup_values(field)
-        return value_type.json_converter(value_field)
-
-    def formula_kind(self, field: FieldDef) -> str:
-        value_type, value_field = rollup_values(field)
-        return value_type.formula_kind(value_field)
 
     def default_value(self, field: FieldDef) -> Any:
         """A new record has no children: a count or sum of none is 0, a min or max is empty."""
         if field.function in ("count", "sum"):
-            value_type, value_field = rollup_values(field)
-            return value_type.coerce(0, value_field)
+            return self.coerce(0, field)
         return None
 
 
@@ -160,13 +165,8 @@ class RollupType(FieldType):
 ROLLUP_PRECISION = 38
 
 
-def rollup_values(field: FieldDef) -> tuple[FieldType, FieldDef]:
-    """The field type a roll-up's values have, and a field definition of that type to use it with."""
-    return _value_field(field.return_type, field.scale)
-
-
 @lru_cache(maxsize=256)
-def _value_field(return_type: str | None, scale: int | None) -> tuple[FieldType, FieldDef]:
+def _rollup_values(return_type: str | None, scale: int | None) -> tuple[FieldType, FieldDef]:
     from rapport.runtime.fields import FIELD_TYPES  # the registry imports this module
 
     if return_type is None:  # a definition not loaded through the runtime: numbers, as before

@@ -3,7 +3,6 @@ A date outside the years 1–9999 has no value (an error in a rule, blank in a f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,9 +10,8 @@ import sqlalchemy as sa
 from rapport.runtime.formula import values as v
 from rapport.runtime.formula.operators import pg_whole
 from rapport.runtime.formula.registry import (
-    ArgumentError, Compiled, Function, SqlContext, SqlExpr, register, simple, udf,
+    ArgumentError, Function, PerType, SqlExpr, by_argument_type, register, simple,
 )
-from rapport.runtime.formula.typed import Typed
 from rapport.runtime.formula.types import FType, fits
 
 N, D, DT, T = FType.NUMBER, FType.DATE, FType.DATETIME, FType.TEXT
@@ -55,14 +53,13 @@ def _pg_date_value_of_text(text: SqlExpr) -> SqlExpr:
     return sa.type_coerce(sa.case((shaped, pg_make_date(*parts)), else_=sa.null()), sa.Date())
 
 
-_DATEVALUE: dict[FType, tuple[Callable[[Any], Any], Callable[[SqlExpr], SqlExpr]]] = {
+_DATEVALUE: PerType = {
     T: (v.date_value, _pg_date_value_of_text),
     FType.PICKLIST: (v.date_value, _pg_date_value_of_text),
     DT: (v.utc_date, lambda x: sa.type_coerce(sa.cast(sa.func.timezone("UTC", x), sa.Date()), sa.Date())),
-    D: (lambda d: d, lambda x: x),
+    D: (lambda d: d, None),
 }
-for _kind, (_fn, _pg) in _DATEVALUE.items():
-    udf(f"datevalue_{_kind.value}", _fn, (_kind,), D)
+_DATEVALUE_PYTHON, _DATEVALUE_SQL = by_argument_type("datevalue", _DATEVALUE, D)
 
 
 def _datevalue_type(types: list[FType]) -> FType:
@@ -71,28 +68,12 @@ def _datevalue_type(types: list[FType]) -> FType:
     return D
 
 
-def _datevalue_python(types: list[FType], args: list[Compiled], nodes: Sequence[Typed]) -> Compiled:
-    if types[0] is FType.NULL:
-        return lambda s: None
-    convert = _DATEVALUE[types[0]][0]
-    (a,) = args
-    return lambda s: None if (x := a(s)) is None else convert(x)
-
-
-def _datevalue_sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
-    if types[0] is FType.NULL:
-        return sa.cast(sa.null(), sa.Date())  # typed, for PostgreSQL's extract(), date + n…
-    if ctx.postgres:
-        return _DATEVALUE[types[0]][1](args[0])  # type: ignore[no-any-return]
-    return getattr(sa.func, f"rapport_datevalue_{types[0].value}")(args[0], type_=sa.Date())
-
-
 register(Function(
     name="DATEVALUE", signature="DATEVALUE(text_or_datetime)",
     summary="The date written in the text (2026-01-31), or the date (in UTC) of a date/time; "
             "an error for text that is not a date.",
     examples=(('DATEVALUE("2026-01-31")', "2026-01-31"), ("DATEVALUE(created_at)", "the day it was created")),
-    min_args=1, max_args=1, typer=_datevalue_type, python=_datevalue_python, sql=_datevalue_sql, group=GROUP))
+    min_args=1, max_args=1, typer=_datevalue_type, python=_DATEVALUE_PYTHON, sql=_DATEVALUE_SQL, group=GROUP))
 
 
 def _part(name: str, fn: Any, field: str, summary: str, example: tuple[str, str]) -> None:

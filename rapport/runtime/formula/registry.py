@@ -341,6 +341,41 @@ def simple(name: str, params: Sequence[FType | tuple[FType, ...]], result: FType
         sql=sql, group=group))
 
 
+PerType = dict[FType, tuple[Callable[[Any], Any], "PgExpr | None"]]
+
+
+def by_argument_type(name: str, table: PerType, result: FType) -> tuple[PythonBuilder, SqlBuilder]:
+    """The builders of a one-argument function that converts each argument type its own way.
+
+    ``table`` maps a type to (the Python conversion, the PostgreSQL expression, or ``None``
+    for the value as it is); SQLite gets each Python conversion as a user-defined function.
+    A null argument gives null.
+    """
+    for kind, (fn, pg) in table.items():
+        if pg is not None:
+            udf(f"{name}_{kind.value}", fn, (kind,), result)
+
+    def python(types: list[FType], args: list[Compiled], nodes: Sequence[Typed]) -> Compiled:
+        if types[0] is FType.NULL:
+            return lambda s: None
+        convert = table[types[0]][0]
+        (a,) = args
+        return lambda s: None if (x := a(s)) is None else convert(x)
+
+    def sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
+        kind = types[0]
+        if kind is FType.NULL:  # typed, for PostgreSQL (extract() of a date, text in a CASE…)
+            return sa.cast(sa.null(), sql_type(result))
+        pg = table[kind][1]
+        if pg is None:
+            return args[0]
+        if ctx.postgres:
+            return pg(args[0])
+        return getattr(sa.func, f"rapport_{name}_{kind.value}")(args[0], type_=sql_type(result))
+
+    return python, sql
+
+
 def _preferring(own: SqlBuilder, default: SqlBuilder) -> SqlBuilder:
     """``own``, which returns ``None`` where ``default`` should build the expression."""
     def build(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:

@@ -5,13 +5,12 @@ returns blank, and ``LEN`` of blank text is 0. Positions and counts are whole nu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 
 from rapport.runtime.formula import values as v
 from rapport.runtime.formula.registry import (
-    ArgumentError, Compiled, Function, SqlContext, SqlExpr, on_sqlite_udf, register, simple, udf,
+    ArgumentError, Compiled, Function, SqlExpr, by_argument_type, on_sqlite_udf, register, simple, udf,
 )
 from rapport.runtime.formula.typed import Typed
 from rapport.runtime.formula.types import FType, fits
@@ -39,8 +38,8 @@ def _nonblank(expr: SqlExpr) -> SqlExpr:
 
 # -- TEXT: any value as text ------------------------------------------------------------------
 
-_TEXT_OF: dict[FType, tuple[Any, Any]] = {
-    # type: (python value → text, PostgreSQL expression)
+_TEXT_PYTHON, _TEXT_SQL = by_argument_type("text", {
+    # type: (Python value → text, PostgreSQL expression)
     FType.NUMBER: (v.number_text, lambda x: sa.cast(sa.func.trim_scale(x), sa.String)),
     FType.BOOLEAN: (lambda b: "true" if b else "false", lambda x: sa.case((x, "true"), (sa.not_(x), "false"))),
     FType.DATE: (lambda d: d.isoformat(), lambda x: sa.func.to_char(x, "YYYY-MM-DD")),
@@ -48,34 +47,9 @@ _TEXT_OF: dict[FType, tuple[Any, Any]] = {
                      lambda x: sa.func.to_char(sa.func.timezone("UTC", x), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
     FType.TIME: (lambda t: t.strftime("%H:%M:%S"), lambda x: sa.func.to_char(x, "HH24:MI:SS")),
     FType.MULTIPICKLIST: (lambda m: v.blank_text(m.strip(";")), lambda x: _nonblank(sa.func.btrim(x, ";"))),
-    FType.TEXT: (lambda t: t, lambda x: x),
-    FType.PICKLIST: (lambda t: t, lambda x: x),
-}
-for _kind, (_fn, _pg) in _TEXT_OF.items():
-    udf(f"text_{_kind.value}", _fn, (_kind,), T)
-
-
-def _text_type(types: list[FType]) -> FType:
-    return T
-
-
-def _text_python(types: list[FType], args: list[Compiled], nodes: Sequence[Typed]) -> Compiled:
-    if types[0] is FType.NULL:
-        return lambda s: None
-    convert = _TEXT_OF[types[0]][0]
-    (a,) = args
-    return lambda s: None if (x := a(s)) is None else convert(x)
-
-
-def _text_sql(ctx: SqlContext, types: list[FType], args: list[SqlExpr], nodes: Sequence[Typed]) -> SqlExpr:
-    kind = types[0]
-    if kind is FType.NULL:
-        return sa.cast(sa.null(), sa.String())  # typed, as the text it stands for
-    if kind in (FType.TEXT, FType.PICKLIST):
-        return args[0]
-    if ctx.postgres:
-        return _TEXT_OF[kind][1](args[0])  # type: ignore[no-any-return]
-    return getattr(sa.func, f"rapport_text_{kind.value}")(args[0], type_=sa.String())
+    FType.TEXT: (lambda t: t, None),
+    FType.PICKLIST: (lambda t: t, None),
+}, T)
 
 
 register(Function(
@@ -83,7 +57,7 @@ register(Function(
     summary="Any value as text: numbers without trailing zeros or exponent, dates as 2026-01-31, "
             "date/times as 2026-01-31T09:30:00Z (UTC), booleans as true/false, multi-select values joined by ';'.",
     examples=(("TEXT(1.50)", '"1.5"'), ("TEXT(DATE(2026, 1, 31))", '"2026-01-31"'), ("TEXT(stage)", '"won"')),
-    min_args=1, max_args=1, typer=_text_type, python=_text_python, sql=_text_sql, group=GROUP))
+    min_args=1, max_args=1, typer=lambda types: T, python=_TEXT_PYTHON, sql=_TEXT_SQL, group=GROUP))
 
 
 # -- numbers in text ----------------------------------------------------------------------------
