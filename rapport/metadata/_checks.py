@@ -14,6 +14,7 @@ from rapport.metadata.field_spec import FieldTypeSpec
 from rapport.metadata.model import (
     RESERVED_FIELD_NAMES, Bundle, Component, FieldDef, ObjectDef, RelatedList,
 )
+from rapport.metadata._permission_checks import permission_problems
 from rapport.platform.errors import Problem, pointer
 
 T = TypeVar("T")
@@ -21,6 +22,7 @@ Lookup = Generator[Problem, None, "ObjectDef | None"]
 
 _COMPONENT_NOUNS = {
     "validation_rules": "validation rule", "workflow_rules": "workflow rule", "scripts": "script",
+    "profiles": "profile", "permission_sets": "permission set",
 }
 
 
@@ -32,6 +34,7 @@ def semantic_problems(bundle: Bundle, field_types: Mapping[str, FieldTypeSpec]) 
     problems += _layouts(bundle)
     problems += _list_views(bundle)
     problems += _components(bundle)
+    problems += permission_problems(bundle, _object_ref, _unknown_field)
     return problems
 
 

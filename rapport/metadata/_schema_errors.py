@@ -25,6 +25,7 @@ Path = tuple[Any, ...]
 _ENTITIES = {
     "objects": "object", "layouts": "layout", "list_views": "list view",
     "validation_rules": "validation rule", "workflow_rules": "workflow rule", "scripts": "script",
+    "profiles": "profile", "permission_sets": "permission set",
 }
 _JSON_TYPES = {
     "object": "an object", "array": "a list", "string": "a string", "integer": "an integer",

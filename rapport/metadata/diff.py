@@ -13,7 +13,8 @@ from typing import Any
 
 from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 
-COMPONENT_GROUPS = ("layouts", "list_views", "validation_rules", "workflow_rules", "scripts")
+COMPONENT_GROUPS = ("layouts", "list_views", "validation_rules", "workflow_rules", "scripts", "profiles",
+                    "permission_sets")
 
 
 @dataclass(frozen=True)

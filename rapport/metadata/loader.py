@@ -32,7 +32,7 @@ __all__ = ["SCHEMA_NAMES", "load_bundle", "schema"]
 
 SCHEMA_NAMES = (
     "bundle", "common", "object", "field", "layout", "list_view",
-    "validation_rule", "workflow_rule", "script",
+    "validation_rule", "workflow_rule", "script", "profile", "permission_set",
 )
 SCHEMA_BASE = "https://rapport.dev/schemas/"
 _INVALID = "metadata bundle is invalid"
@@ -154,6 +154,8 @@ def _build(data: dict[str, Any], field_types: Mapping[str, FieldTypeSpec],
         validation_rules=_components("validation_rules", data),
         workflow_rules=_components("workflow_rules", data),
         scripts=_components("scripts", data),
+        profiles=_components("profiles", data),
+        permission_sets=_components("permission_sets", data),
     )
 
 

@@ -261,7 +261,7 @@ class Component:
         return dict(self.body)
 
 
-COMPONENT_KINDS = ("validation_rules", "workflow_rules", "scripts")
+COMPONENT_KINDS = ("validation_rules", "workflow_rules", "scripts", "profiles", "permission_sets")
 
 
 @dataclass(frozen=True)
@@ -272,6 +272,8 @@ class Bundle:
     validation_rules: tuple[Component, ...] = ()
     workflow_rules: tuple[Component, ...] = ()
     scripts: tuple[Component, ...] = ()
+    profiles: tuple[Component, ...] = ()
+    permission_sets: tuple[Component, ...] = ()
 
     def object(self, name: str) -> ObjectDef | None:
         for o in self.objects:

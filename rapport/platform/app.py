@@ -13,8 +13,10 @@ from rapport.platform.db import Database
 from rapport.platform.jobs import METADATA, EmbeddedWorker, JobContext, JobRegistry, JobService
 from rapport.platform.orgs import Org, OrgService
 from rapport.platform.settings import Settings
+from rapport.platform.users import User, UserService, check_assignment_names
 from rapport.runtime.compiled import ModelCache
 from rapport.runtime.org import OrgRuntime
+from rapport.runtime.permissions import check_assignment
 from rapport.runtime.records.hooks import Hooks
 
 
@@ -25,6 +27,7 @@ class Rapport:
         self.settings = settings or Settings.from_env()
         self.db = Database(self.settings)
         self.orgs = OrgService(self.db)
+        self.users = UserService(self.db)
         self.cache = ModelCache()
         self.hooks = Hooks()
         self.orgs.setup()
@@ -53,11 +56,35 @@ class Rapport:
 
     def org(self, name: str) -> OrgRuntime:
         """The runtime of org ``name``; ``orgs.not_found`` if there is none."""
-        org = self.orgs.get(name)  # every call: an org deleted and re-created is a new org
+        return self.runtime_of(self.orgs.get(name))  # every call: an org deleted and re-created is a new org
+
+    def runtime_of(self, org: Org) -> OrgRuntime:
+        """The runtime of an org already looked up (by the credential of a request)."""
         return OrgRuntime(self.db.org_location(org.name, org.id), self.settings, self.cache, self.hooks)
 
     def create_org(self, name: str, label: str | None = None) -> Org:
         return self.orgs.create(name, label)
+
+    def create_user(self, org_name: str, username: str, **kw: Any) -> User:
+        """A user of the org, whose profile and permission sets its metadata must define
+        (keywords as :meth:`UserService.create`)."""
+        org = self.orgs.get(org_name)
+        self._check_assignment(org_name, kw.get("profile", "standard"), kw.get("permission_sets", ()))
+        return self.users.create(org, username, **kw)
+
+    def update_user(self, org_name: str, username: str, **kw: Any) -> User:
+        """Change the given fields (as :meth:`UserService.update`); a new profile or permission
+        sets must exist in the org's metadata."""
+        org = self.orgs.get(org_name)
+        if "profile" in kw or "permission_sets" in kw:
+            user = self.users.get(org, username)
+            self._check_assignment(org_name, kw.get("profile", user.profile),
+                                   kw.get("permission_sets", user.permission_sets))
+        return self.users.update(org, username, **kw)
+
+    def _check_assignment(self, org_name: str, profile: str, permission_sets: Any) -> None:
+        profile, names = check_assignment_names(profile, permission_sets)  # bad names first: users.bad_profile
+        check_assignment(self.org(org_name).model(), profile, names)
 
     def delete_org(self, name: str, export_dir: Path) -> Path:
         org = self.orgs.get(name)

@@ -7,6 +7,8 @@ never HTTP exceptions; one handler (API, CLI) turns them into problem+json or te
 
     RapportError
     ├── SettingsError            settings.invalid
+    ├── Unauthorized             auth.*                            401
+    ├── Forbidden                permissions.*                     403
     ├── NotFound                 *.not_found                       404
     ├── AlreadyExists            *.already_exists                  409
     ├── InvalidRequest           *.invalid                         400
@@ -14,7 +16,9 @@ never HTTP exceptions; one handler (API, CLI) turns them into problem+json or te
     ├── Conflict                 *.conflict (e.g. lookup restrict)  409
     │   └── StaleVersion         records.stale_version             412
     ├── ConfirmationRequired     schema.confirmation_required      409
-    └── ConversionRefused        schema.conversion_refused         409
+    ├── ConversionRefused        schema.conversion_refused         409
+    ├── PayloadTooLarge          api.body_too_large                413
+    └── TooManyRequests          rate_limit.exceeded               429 (``retry_after`` seconds)
 """
 
 from __future__ import annotations
@@ -85,6 +89,18 @@ class SettingsError(RapportError):
     title = "Invalid setting"
 
 
+class Unauthorized(RapportError):
+    code = "auth.unauthorized"
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(RapportError):
+    code = "permissions.denied"
+    status = 403
+    title = "Forbidden"
+
+
 class NotFound(RapportError):
     code = "rapport.not_found"
     status = 404
@@ -131,6 +147,22 @@ class ConversionRefused(RapportError):
     code = "schema.conversion_refused"
     status = 409
     title = "Conversion refused"
+
+
+class PayloadTooLarge(RapportError):
+    code = "api.body_too_large"
+    status = 413
+    title = "Payload too large"
+
+
+class TooManyRequests(RapportError):
+    code = "rate_limit.exceeded"
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, details={"retry_after": retry_after})
+        self.retry_after = retry_after
 
 
 @dataclass

@@ -85,17 +85,25 @@ class OrgService:
         org = self.get(name)
         target = export_org(self.db, org, export_dir)
         with self.db.platform.begin() as conn:
+            # explicitly, not by ON DELETE CASCADE: SQLite does not enforce foreign keys here
+            for dependant in (tables.sessions, tables.api_keys, tables.users):
+                conn.execute(dependant.delete().where(dependant.c.org_id == org.id))
             conn.execute(tables.orgs.delete().where(tables.orgs.c.id == org.id))
         self.db.drop_org_storage(org.name, org.id)
         return target
 
 
 def export_org(db: Database, org: Org, export_dir: Path) -> Path:
-    """Write each of the org's tables as JSON lines, plus ``org.json``; return the folder."""
+    """Write each of the org's tables as JSON lines, plus ``org.json`` and its users (without
+    password hashes) as ``_users.jsonl``; return the folder."""
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     target = Path(export_dir) / f"{org.name}-{stamp}"
     target.mkdir(parents=True, exist_ok=False)
     (target / "org.json").write_text(json.dumps(org.to_dict(), indent=2) + "\n")
+    users = sa.select(*(c for c in tables.users.c if c.name != "password_hash")).where(tables.users.c.org_id == org.id)
+    with db.platform.connect() as conn, (target / "_users.jsonl").open("w") as out:
+        for row in conn.execute(users.order_by(tables.users.c.username)).mappings():
+            out.write(json.dumps(dict(row), default=str) + "\n")
     location = db.org_location(org.name, org.id)
     with location.read() as conn:
         inspector = sa.inspect(conn)

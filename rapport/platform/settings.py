@@ -25,6 +25,10 @@ class Settings:
     bulk_batch_size: int = 500
     job_max_retries: int = 3
     background_threshold_rows: int = 20_000
+    rate_limit_key_per_minute: int = 1200  # 0 = unlimited
+    rate_limit_org_per_minute: int = 6000  # 0 = unlimited
+    login_attempts_per_15_minutes: int = 10
+    max_body_bytes: int = 5_000_000
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -59,6 +63,16 @@ class Settings:
             background_threshold_rows=_int(
                 env, "RAPPORT_BACKGROUND_THRESHOLD_ROWS", defaults.background_threshold_rows, 0
             ),
+            rate_limit_key_per_minute=_int(
+                env, "RAPPORT_RATE_LIMIT_KEY_PER_MINUTE", defaults.rate_limit_key_per_minute, 0
+            ),
+            rate_limit_org_per_minute=_int(
+                env, "RAPPORT_RATE_LIMIT_ORG_PER_MINUTE", defaults.rate_limit_org_per_minute, 0
+            ),
+            login_attempts_per_15_minutes=_int(
+                env, "RAPPORT_LOGIN_ATTEMPTS_PER_15_MINUTES", defaults.login_attempts_per_15_minutes, 1
+            ),
+            max_body_bytes=_int(env, "RAPPORT_MAX_BODY_BYTES", defaults.max_body_bytes, 1024),
             extra={k: v for k, v in env.items() if k.startswith("RAPPORT_TEST_")},
         )
 
@@ -67,6 +81,8 @@ KNOWN = frozenset({
     "RAPPORT_DATA_DIR", "RAPPORT_DATABASE_URL", "RAPPORT_REDIS_URL", "RAPPORT_RETENTION_DAYS",
     "RAPPORT_PAGE_SIZE_DEFAULT", "RAPPORT_PAGE_SIZE_MAX", "RAPPORT_BULK_BATCH_SIZE", "RAPPORT_JOB_MAX_RETRIES",
     "RAPPORT_BACKGROUND_THRESHOLD_ROWS",
+    "RAPPORT_RATE_LIMIT_KEY_PER_MINUTE", "RAPPORT_RATE_LIMIT_ORG_PER_MINUTE",
+    "RAPPORT_LOGIN_ATTEMPTS_PER_15_MINUTES", "RAPPORT_MAX_BODY_BYTES",
 })
 
 

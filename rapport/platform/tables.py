@@ -21,6 +21,47 @@ orgs = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
+# Users, API keys and login sessions belong to one org. SQLite does not enforce foreign keys
+# here (no ``PRAGMA foreign_keys``), so ``OrgService.delete`` deletes them explicitly too.
+users = sa.Table(
+    "users", PLATFORM,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("org_id", sa.String(36), sa.ForeignKey(orgs.c.id, ondelete="CASCADE"), nullable=False, index=True),
+    # lower-cased and unique across orgs: the username alone decides the org at login
+    sa.Column("username", sa.String(80), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("email", sa.String(255), nullable=True),
+    sa.Column("profile", sa.String(40), nullable=False),
+    sa.Column("permission_sets", sa.JSON, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=True),  # None: an API-only user
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("last_login_at", UtcDateTime(), nullable=True),
+)
+
+api_keys = sa.Table(
+    "api_keys", PLATFORM,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("org_id", sa.String(36), sa.ForeignKey(orgs.c.id, ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),  # SHA-256 hex of the whole key
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("last_used_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+sessions = sa.Table(
+    "sessions", PLATFORM,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # SHA-256 hex of the cookie's token
+    sa.Column("user_id", sa.String(36), sa.ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("org_id", sa.String(36), sa.ForeignKey(orgs.c.id, ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("last_seen_at", UtcDateTime(), nullable=False),
+)
+
 jobs = sa.Table(
     "jobs", PLATFORM,
     sa.Column("id", sa.String(36), primary_key=True),

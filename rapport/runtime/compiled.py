@@ -91,6 +91,8 @@ class CompiledOrg:
     objects: dict[str, CompiledObject]
     #: join aliases the query engine made, reused by later queries of this revision
     aliases: dict[tuple[Any, ...], sa.FromClause] = field(default_factory=dict)
+    #: compiled permissions per (profile, permission sets), see ``rapport.runtime.permissions``
+    grants: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict)
 
     def object(self, name: str) -> CompiledObject:
         compiled = self.objects.get(name)

@@ -23,6 +23,7 @@ from rapport.runtime.compiled import CompiledOrg, ModelCache
 from rapport.runtime.formula import Env
 from rapport.runtime.loading import load
 from rapport.runtime.metadata_service import MetadataService
+from rapport.runtime.permissions import access_for
 from rapport.runtime.query import QueryResult, QuerySpec, run_query
 from rapport.runtime.records.hooks import Hooks
 from rapport.runtime.records.service import RecordService
@@ -83,10 +84,12 @@ class OrgRuntime:
         return RecordService(self, actor, tx)
 
     def query(self, spec: QuerySpec, tx: Tx | None = None, actor: Actor = SYSTEM) -> QueryResult:
+        """One page of ``spec``, holding what ``actor`` may see."""
         with self.reading(tx) as current:
             return run_query(current.conn, current.model, spec,
                              page_size_default=self.settings.page_size_default,
-                             page_size_max=self.settings.page_size_max, env=self.formula_env(actor))
+                             page_size_max=self.settings.page_size_max, env=self.formula_env(actor),
+                             access=access_for(current.model, actor))
 
     def formula_env(self, actor: Actor) -> Env:
         """What ``$User``, ``$Org``, TODAY() and NOW() are for ``actor``, now."""

@@ -34,3 +34,23 @@ def test_bad_settings_name_the_setting(env: dict[str, str], message: str) -> Non
         Settings.from_env(env)
     assert str(caught.value).startswith(message)
     assert caught.value.code == "settings.invalid"
+
+
+LIMIT_SETTINGS = [  # attribute, variable, default, minimum
+    ("rate_limit_key_per_minute", "RAPPORT_RATE_LIMIT_KEY_PER_MINUTE", 1200, 0),
+    ("rate_limit_org_per_minute", "RAPPORT_RATE_LIMIT_ORG_PER_MINUTE", 6000, 0),
+    ("login_attempts_per_15_minutes", "RAPPORT_LOGIN_ATTEMPTS_PER_15_MINUTES", 10, 1),
+    ("max_body_bytes", "RAPPORT_MAX_BODY_BYTES", 5_000_000, 1024),
+]
+
+
+@pytest.mark.parametrize(("attribute", "name", "default", "minimum"), LIMIT_SETTINGS)
+def test_limit_settings_default_parse_and_keep_their_minimum(
+    attribute: str, name: str, default: int, minimum: int
+) -> None:
+    assert getattr(Settings.from_env({}), attribute) == default
+    assert getattr(Settings.from_env({name: str(minimum)}), attribute) == minimum
+    assert getattr(Settings.from_env({name: " 4096 "}), attribute) == 4096
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({name: str(minimum - 1)})
+    assert str(caught.value) == f"setting {name}: {minimum - 1} is below the minimum {minimum}"

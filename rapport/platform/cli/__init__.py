@@ -1,8 +1,10 @@
-"""``rapport``: the command line — orgs, metadata, records, the worker and the demo.
+"""``rapport``: the command line — orgs, metadata, records, users and API keys, jobs, the worker and the demo.
 
     rapport org create|list|show|delete
     rapport metadata validate|plan|apply|pull|revisions|diff|revert|trash|restore|purge
     rapport record create|get|list|update|delete
+    rapport user create|list|show|update|set-password
+    rapport key create|list|revoke
     rapport job list|show
     rapport worker
     rapport demo
@@ -20,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rapport.platform.cli import demo, jobs, metadata, orgs, records, worker
+from rapport.platform.cli import demo, jobs, metadata, orgs, records, users, worker
 from rapport.platform.cli._context import Context
 from rapport.platform.cli._output import print_error
 from rapport.platform.errors import RapportError
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     orgs.register(commands, common)
     metadata.register(commands, common)
     records.register(commands, common)
+    users.register(commands, common)
     jobs.register(commands, common)
     worker.register(commands, common)
     demo.register(commands, common)

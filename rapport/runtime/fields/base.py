@@ -66,6 +66,9 @@ class FieldType:
     writable: ClassVar[bool] = True
     #: a value is produced on create (autonumbers), see :meth:`generate`
     generates_value: ClassVar[bool] = False
+    #: a record's visibility and editability follow the record this field points at
+    #: (master-detail: "the child inherits sharing")
+    controls_sharing: ClassVar[bool] = False
     defaults: ClassVar[Mapping[str, Any]] = {}
     operators: ClassVar[Mapping[str, Operator]] = {**EQUALITY_OPERATORS, **ORDER_OPERATORS}
     #: names of the types whose values this type can take over on a change of type

@@ -79,6 +79,7 @@ class LookupType(FieldType):
 class MasterDetailType(LookupType):
     name = "master_detail"
     defaults = {}
+    controls_sharing = True
 
     def on_delete(self, field: FieldDef) -> OnDelete:
         return OnDelete.CASCADE

@@ -28,6 +28,7 @@ from rapport.platform.errors import InvalidRequest, Problem
 from rapport.runtime.fields import FieldValueError
 from rapport.runtime.compiled import SYSTEM_FIELDS, CompiledObject, CompiledOrg
 from rapport.runtime.formula import Env
+from rapport.runtime.permissions import Access
 from rapport.runtime.query.filters import compile_filter
 from rapport.runtime.query.joins import JoinPaths, PathError, ResolvedPath
 from rapport.runtime.query.spec import QueryResult, QuerySpec, decode_cursor, encode_cursor
@@ -48,12 +49,24 @@ class _SortKey:
 
 
 def run_query(conn: Connection, model: CompiledOrg, spec: QuerySpec, *,
-              page_size_default: int = 50, page_size_max: int = 200, env: Env | None = None) -> QueryResult:
-    """One page of ``spec``; ``env`` gives formula fields their globals and clock."""
+              page_size_default: int = 50, page_size_max: int = 200, env: Env | None = None,
+              access: Access | None = None) -> QueryResult:
+    """One page of ``spec``; ``env`` gives formula fields their globals and clock.
+
+    With ``access``, the page holds only what that user may see: the object must be
+    readable, hidden fields are unknown, and only visible records are listed.
+    """
     obj = model.object(spec.object)
+    if access is not None:
+        access.require(obj.name, "read")
     limit = _page_size(spec.limit, page_size_default, page_size_max)
-    paths = JoinPaths(model, obj, include_deleted=spec.include_deleted, dialect=conn.dialect.name, env=env or Env())
+    paths = JoinPaths(model, obj, include_deleted=spec.include_deleted, dialect=conn.dialect.name, env=env or Env(),
+                      access=access)
     scope = _scope(obj, compile_filter(spec.filter, paths), spec.include_deleted)
+    if paths.access is not None:
+        visible = paths.access.visible(model, obj, obj.table)
+        if visible is not None:
+            scope.append(visible)
     filter_from = paths.from_clause()  # only the joins the filter needs: the count's FROM
 
     outputs, sort_paths = _resolve_selection(paths, spec)
@@ -132,7 +145,7 @@ def _resolve_selection(paths: JoinPaths, spec: QuerySpec
                        ) -> tuple[list[ResolvedPath], list[tuple[ResolvedPath, bool]]]:
     """Output paths (system fields first) and sort keys; every problem raised at once."""
     obj = paths.root
-    requested = spec.fields if spec.fields is not None else default_fields(obj)
+    requested = spec.fields if spec.fields is not None else default_fields(obj, paths.access)
     if isinstance(requested, str):
         requested = (requested,)
     problems: list[Problem] = []
@@ -167,9 +180,12 @@ def _resolve_selection(paths: JoinPaths, spec: QuerySpec
     return list(outputs.values()), sort_paths
 
 
-def default_fields(obj: CompiledObject) -> tuple[str, ...]:
-    """What a query returns when it names no fields: every stored and formula field."""
-    return tuple(name for name, f in obj.fields.items() if f.type.stored or name in obj.formulas.fields)
+def default_fields(obj: CompiledObject, access: Access | None = None) -> tuple[str, ...]:
+    """What a query returns when it names no fields: every stored and formula field (that the
+    caller may read)."""
+    grant = access.on(obj.name) if access is not None else None
+    return tuple(name for name, f in obj.fields.items()
+                 if (f.type.stored or name in obj.formulas.fields) and (grant is None or grant.can_read_field(name)))
 
 
 def _order(column: sa.ColumnElement[Any], key: _SortKey) -> sa.ColumnElement[Any]:

@@ -16,14 +16,19 @@ from sqlalchemy.engine import Connection
 from rapport.platform.errors import ProblemCollector
 from rapport.runtime.compiled import SYSTEM_FIELDS, CompiledObject, CompiledOrg
 from rapport.runtime.fields import FieldValueError
+from rapport.runtime.permissions import FieldAccess, ObjectGrant
 
 WRITABLE_SYSTEM_FIELDS = frozenset({"owner"})
 IGNORED_INPUT = frozenset({"id", "version"})
 
 
 def coerce_input(obj: CompiledObject, values: Mapping[str, Any], errors: ProblemCollector,
-                 at: str) -> dict[str, Any]:
-    """Coerce the caller's values through the field-type registry; unknown keys are errors."""
+                 at: str, grant: ObjectGrant | None = None) -> dict[str, Any]:
+    """Coerce the caller's values through the field-type registry; unknown keys are errors.
+
+    With the caller's ``grant``, a field they may not read is unknown (and not listed) and
+    a field they may only read is refused as read-only.
+    """
     if not isinstance(values, Mapping):
         errors.add(at or "/", "records.not_an_object",
                    f"a '{obj.name}' record must be a JSON object of field values, got {type(values).__name__}")
@@ -31,6 +36,9 @@ def coerce_input(obj: CompiledObject, values: Mapping[str, Any], errors: Problem
     out: dict[str, Any] = {}
     for name, value in values.items():
         compiled = obj.fields.get(name)
+        access = FieldAccess.EDIT if grant is None or compiled is None else grant.field_access(name)
+        if access is FieldAccess.HIDDEN:
+            compiled = None
         if compiled is None:
             if name in WRITABLE_SYSTEM_FIELDS:
                 if not isinstance(value, str) or not value:
@@ -44,7 +52,7 @@ def coerce_input(obj: CompiledObject, values: Mapping[str, Any], errors: Problem
                 errors.add(f"{at}/{name}", "records.read_only",
                            f"field '{name}' on object '{obj.name}' is set by the system and cannot be written")
             else:
-                known = ", ".join(sorted(obj.fields)) or "none"
+                known = ", ".join(sorted(n for n in obj.fields if grant is None or grant.can_read_field(n))) or "none"
                 errors.add(f"{at}/{name}", "records.unknown_field",
                            f"object '{obj.name}' has no field {name!r} (fields: {known})")
             continue
@@ -52,6 +60,11 @@ def coerce_input(obj: CompiledObject, values: Mapping[str, Any], errors: Problem
             errors.add(f"{at}/{name}", "records.read_only",
                        f"field '{name}' on object '{obj.name}' is computed ({compiled.defn.type}) "
                        "and cannot be written")
+            continue
+        if access is FieldAccess.READ:
+            errors.add(f"{at}/{name}", "permissions.field_read_only",
+                       f"field '{name}' on object '{obj.name}' is read-only for you: your profile and "
+                       "permission sets let you read it, not edit it")
             continue
         try:
             out[name] = compiled.type.coerce(value, compiled.defn)

@@ -19,12 +19,14 @@ from sqlalchemy.exc import IntegrityError
 
 from rapport.platform.actor import Actor
 from rapport.platform.errors import (
-    Conflict, InvalidRequest, NotFound, ProblemCollector, RapportError, StaleVersion, ValidationFailed,
+    Conflict, Forbidden, InvalidRequest, NotFound, ProblemCollector, RapportError, StaleVersion, ValidationFailed,
 )
 from rapport.platform.ids import new_id
 from rapport.platform.sqltypes import utcnow
 from rapport.runtime.compiled import CompiledObject
+from rapport.runtime.fields import FieldValueError
 from rapport.runtime.formula import Env
+from rapport.runtime.permissions import Access, access_for
 from rapport.runtime.records import checks, formulas, rollups
 from rapport.runtime.records.deletion import delete_rows, undelete_row
 from rapport.platform.tables import history
@@ -51,10 +53,15 @@ class RecordService:
     def get(self, object_name: str, record_id: str, *, include_deleted: bool = False) -> dict[str, Any]:
         with self.runtime.reading(self._tx) as tx:
             obj = tx.model.object(object_name)
+            access = self._access(tx)
+            access.require(obj.name, "read")
             _check_id(obj, record_id)
             query = sa.select(obj.table).where(obj.table.c.id == record_id)
             if "is_deleted" in obj.table.c and not include_deleted:
                 query = query.where(obj.table.c.is_deleted == sa.false())
+            visible = access.visible(tx.model, obj, obj.table)
+            if visible is not None:
+                query = query.where(visible)
             row = tx.conn.execute(query).mappings().first()
             if row is None:
                 raise _not_found(obj, record_id)
@@ -82,9 +89,46 @@ class RecordService:
             items.append((change["id"], {k: v for k, v in change.items() if k not in ("id", "version")}, version))
         return self._update(object_name, items, single=False)
 
+    def upsert(self, object_name: str, field_name: str, key: Any, values: Mapping[str, Any]
+               ) -> tuple[dict[str, Any], bool]:
+        """Update the record whose external id ``field_name`` is ``key``, or create it with that
+        key; returns the record and whether it was created. One transaction either way."""
+        with self.runtime.transaction(self._tx) as tx:
+            obj = tx.model.object(object_name)
+            compiled = obj.fields.get(field_name)
+            grant = self._access(tx).on(obj.name)
+            if compiled is None or not grant.can_read_field(field_name) or \
+                    not (compiled.defn.external_id or compiled.defn.unique) or compiled.column is None:
+                keys = [f.name for f in obj.stored if (f.defn.external_id or f.defn.unique)
+                        and grant.can_read_field(f.name)]
+                raise InvalidRequest(f"object '{obj.name}' has no external id or unique field {field_name!r} to "
+                                     f"upsert by; it has {', '.join(repr(k) for k in keys) or 'none'}",
+                                     code="records.bad_upsert_key")
+            if not isinstance(values, Mapping):
+                raise InvalidRequest(f"a '{obj.name}' record must be a JSON object of field values",
+                                     code="records.not_an_object")
+            if field_name in values and values[field_name] != key:
+                raise InvalidRequest(f"the record sets '{field_name}' to {values[field_name]!r}, but it is upserted "
+                                     f"by {field_name} = {key!r}; leave '{field_name}' out of the record",
+                                     code="records.bad_upsert_key")
+            try:
+                coerced = compiled.type.coerce(key, compiled.defn)
+            except FieldValueError as error:
+                raise InvalidRequest(f"field '{field_name}' on object '{obj.name}': {error.message}",
+                                     code=error.code) from None
+            query = sa.select(obj.table.c.id).where(compiled.column == coerced)
+            if "is_deleted" in obj.table.c:
+                query = query.where(obj.table.c.is_deleted == sa.false())
+            found = tx.conn.execute(query.limit(2)).scalars().all()
+            records = RecordService(self.runtime, self.actor, tx)
+            if found:
+                return records.update(obj.name, found[0], {k: v for k, v in values.items() if k != field_name}), False
+            return records.create(obj.name, {**values, field_name: key}), True
+
     def delete(self, object_name: str, record_id: str, *, expected_version: int | None = None) -> None:
         with self.runtime.transaction(self._tx) as tx:
             obj = tx.model.object(object_name)
+            self._access(tx).require(obj.name, "delete")
             prior = self._load(tx, obj, [record_id])[record_id]
             _check_version(obj, prior, expected_version)
             delete_rows(tx, obj, [prior], self.actor, self.runtime.hooks)
@@ -92,7 +136,10 @@ class RecordService:
     def undelete(self, object_name: str, record_id: str) -> dict[str, Any]:
         with self.runtime.transaction(self._tx) as tx:
             obj = tx.model.object(object_name)
+            self._access(tx).require(obj.name, "delete")
             _check_id(obj, record_id)
+            if "is_deleted" in obj.table.c:  # else undelete_row says the object keeps no deleted records
+                self._load(tx, obj, [record_id], include_deleted=True)  # the actor may change it
             row = undelete_row(tx, obj, record_id, self.actor)
             return self._with_formulas(tx, obj, [serializer(obj)(row)])[0]
 
@@ -101,6 +148,7 @@ class RecordService:
         _check_batch(inputs)
         with self.runtime.transaction(self._tx) as tx:
             obj = tx.model.object(object_name)
+            grant = self._access(tx).require(obj.name, "create")
             errors = ProblemCollector()
             now = utcnow()
             template = {"owner": self.actor.id, "created_at": now, "created_by": self.actor.id,
@@ -109,7 +157,7 @@ class RecordService:
             given_keys: list[set[str]] = []
             pointers = ["" if single else f"/{index}" for index in range(len(inputs))]
             for values, at in zip(inputs, pointers):
-                given = checks.coerce_input(obj, values, errors, at)
+                given = checks.coerce_input(obj, values, errors, at, grant)
                 records.append({"id": new_id(), **template, **given})
                 given_keys.append(set(values) if isinstance(values, Mapping) else set())
             if any(p.code == "records.not_an_object" for p in errors.problems):
@@ -129,6 +177,7 @@ class RecordService:
         _check_batch(items)
         with self.runtime.transaction(self._tx) as tx:
             obj = tx.model.object(object_name)
+            grant = self._access(tx).require(obj.name, "edit")
             priors = self._load(tx, obj, [i for i, _, _ in items])
             errors = ProblemCollector()
             contexts: list[SaveContext] = []
@@ -136,7 +185,7 @@ class RecordService:
                 prior = priors[record_id]
                 _check_version(obj, prior, expected)
                 at = "" if single else f"/{index}"
-                given = checks.coerce_input(obj, values, errors, at)
+                given = checks.coerce_input(obj, values, errors, at, grant)
                 contexts.append(SaveContext(tx.conn, tx.model, obj, self.actor, "update", {**prior, **given},
                                             prior, errors, at))
             self._before_save(contexts, errors)
@@ -171,28 +220,46 @@ class RecordService:
             tx.conn.execute(history.insert(), history_rows_)
         return changed
 
-    def _load(self, tx: Any, obj: CompiledObject, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Step 1: the prior rows, locked on PostgreSQL until commit."""
+    def _load(self, tx: Any, obj: CompiledObject, ids: list[str], *, include_deleted: bool = False
+              ) -> dict[str, dict[str, Any]]:
+        """Step 1: the prior rows, locked on PostgreSQL until commit, which the actor must be
+        able to see (else not found) and edit (else ``permissions.record_access``)."""
         for record_id in ids:
             _check_id(obj, record_id)
-        query = sa.select(obj.table).where(obj.table.c.id.in_(ids))
-        if "is_deleted" in obj.table.c:
-            query = query.where(obj.table.c.is_deleted == sa.false())
+        access = self._access(tx)
+        table = obj.table
+        editable = access.editable(tx.model, obj, table)
+        query = sa.select(table, (sa.true() if editable is None else editable).label("_editable"))
+        query = query.where(table.c.id.in_(ids))
+        if "is_deleted" in table.c and not include_deleted:
+            query = query.where(table.c.is_deleted == sa.false())
+        visible = access.visible(tx.model, obj, table)
+        if visible is not None:
+            query = query.where(visible)
         if tx.conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+            query = query.with_for_update(of=table)
         rows = {row["id"]: dict(row) for row in tx.conn.execute(query).mappings()}
         for record_id in ids:
             if record_id not in rows:
                 raise _not_found(obj, record_id)
+            if not rows[record_id].pop("_editable"):
+                raise Forbidden(f"you may read record {record_id} of object '{obj.name}' but not change it: "
+                                "it is not yours and the object's sharing does not let others edit it",
+                                code="permissions.record_access")
         return rows
 
     def _with_formulas(self, tx: Any, obj: CompiledObject, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The records with their formula fields, computed by the database after the write."""
+        """The records with their formula fields, computed by the database after the write,
+        without the fields the actor may not read."""
         if obj.formulas.fields:
             values = formulas.formula_values(tx, obj, [r["id"] for r in records], self.env)
             for record in records:
                 record.update(values.get(record["id"], {}))
-        return records
+        access = self._access(tx)
+        return [access.strip_hidden(obj, record) for record in records] if access.restricted else records
+
+    def _access(self, tx: Any) -> Access:
+        return access_for(tx.model, self.actor)
 
     def _generate(self, tx: Any, obj: CompiledObject, records: list[dict[str, Any]]) -> None:
         """Values of value-generating fields (autonumbers), one allocation per batch.
