@@ -7,6 +7,8 @@ Locally a missing service skips its tests; in CI (``CI=true``) it fails them.
 
 from __future__ import annotations
 
+import logging
+
 import os
 from contextlib import contextmanager
 import uuid
@@ -128,3 +130,28 @@ def org_factory(app: Rapport) -> Iterator[Callable[..., Any]]:
 @pytest.fixture
 def org(org_factory: Callable[..., Any]) -> Any:
     return org_factory()
+
+
+@pytest.fixture
+def api_org(app: Rapport, org_factory: Callable[..., Any]) -> Callable[..., Any]:
+    """``api_org(bundle=None)``: a fresh org with ``bundle`` applied, served by the web app
+    (see ``tests/support/api.py``)."""
+    from tests.support.api import ApiOrg
+
+    def make(bundle: dict[str, Any] | None = None) -> ApiOrg:
+        runtime = org_factory()
+        if bundle is not None:
+            runtime.metadata.apply(bundle, author="tests")
+        return ApiOrg(app, runtime.name)
+
+    return make
+
+
+@pytest.fixture
+def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every request a test makes is logged with its status: none may be a 5xx."""
+    caplog.set_level(logging.INFO, logger="rapport.requests")
+    yield
+    failed = [r.getMessage() for r in caplog.records if r.name == "rapport.requests"
+              and isinstance(r.args, tuple) and int(r.args[2]) >= 500]
+    assert not failed, failed

@@ -19,8 +19,7 @@ BUILTIN_PROFILES = ("admin", "standard")
 _NOUNS = {"profiles": "profile", "permission_sets": "permission set"}
 
 
-def permission_problems(bundle: Bundle, object_ref: Callable[..., Any],
-                        unknown_field: Callable[..., Problem]) -> Iterator[Problem]:
+def permission_problems(bundle: Bundle, object_ref: Callable[..., Any]) -> Iterator[Problem]:
     for i, profile in enumerate(bundle.profiles):
         if profile.name in BUILTIN_PROFILES:
             yield Problem(pointer("profiles", i, "name"), "metadata.reserved_name",
@@ -28,12 +27,11 @@ def permission_problems(bundle: Bundle, object_ref: Callable[..., Any],
                           f"({', '.join(repr(p) for p in BUILTIN_PROFILES)}); choose another name")
     for kind, noun in _NOUNS.items():
         for i, component in enumerate(getattr(bundle, kind)):
-            yield from _grants(bundle, component, pointer(kind, i), f"{noun} {component.name!r}",
-                               object_ref, unknown_field)
+            yield from _grants(bundle, component, pointer(kind, i), f"{noun} {component.name!r}", object_ref)
 
 
-def _grants(bundle: Bundle, component: Component, at: str, where: str, object_ref: Callable[..., Any],
-            unknown_field: Callable[..., Problem]) -> Iterator[Problem]:
+def _grants(bundle: Bundle, component: Component, at: str, where: str,
+            object_ref: Callable[..., Any]) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     for j, entry in enumerate(component.get("objects", ())):
         entry_at = f"{at}/objects/{j}"
@@ -54,13 +52,18 @@ def _grants(bundle: Bundle, component: Component, at: str, where: str, object_re
                               f"{where}: {field_name!r} is a system field of object {name!r}; system fields are "
                               "readable wherever the object is and cannot be restricted")
             elif obj.field(field_name) is None:
-                yield unknown_field(obj, field_name, field_at, where)
+                # system fields cannot be listed, so they are not among the fields offered
+                yield Problem(field_at, "metadata.unknown_field",
+                              f"{where}: {field_name!r} is not a field of object {name!r}; its fields are "
+                              f"{', '.join(repr(f) for f in obj.field_names()) or 'none'}")
         if not (entry.get("create") or entry.get("modify_all")):
             continue
         default_access = entry.get("default_field_access", "edit")
         for field in obj.fields:
             access = fields.get(field.name, default_access)
-            if field.required and access != "edit" and field.default is None and field.default_formula is None:
+            has_default = field.default is not None or field.default_formula is not None \
+                or any(value.default for value in field.values)  # a picklist's default value
+            if field.required and access != "edit" and not has_default:
                 where_set = f"fields/{field.name}" if field.name in fields else "default_field_access"
                 yield Problem(f"{entry_at}/{where_set}", "metadata.required_field_not_editable",
                               f"{where}: field {field.name!r} of object {name!r} is required and has no default, "

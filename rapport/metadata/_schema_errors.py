@@ -10,6 +10,7 @@ field's ``type`` is itself wrong, or because another option of the same type fai
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable, Sequence
 
@@ -218,7 +219,14 @@ def _of(rest: str) -> str:
 def _show(value: Any) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "\\'") + "'"
-    return json.dumps(value)
+    return json.dumps(value, default=_number)
+
+
+def _number(value: Any) -> Any:
+    """JSON for what ``json`` cannot write: the API reads numbers with a fraction as ``Decimal``."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _list(values: Iterable[Any]) -> str:
@@ -230,11 +238,11 @@ def _json_type_name(value: Any) -> str:
         return "boolean"
     if isinstance(value, int):
         return "integer"
-    if isinstance(value, float):
+    if isinstance(value, (float, Decimal)):
         return "number"
     return {str: "string", list: "array", dict: "object", type(None): "null"}.get(type(value), "object")
 
 
 def _pointer_key(ptr: str) -> tuple[tuple[int, Any], ...]:
     parts = ptr.split("/")[1:] if ptr else []
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
+    return tuple((0, int(p)) if p.isascii() and p.isdigit() else (1, p) for p in parts)

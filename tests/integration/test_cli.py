@@ -253,13 +253,13 @@ def test_bad_input_is_a_message_not_a_traceback(rapport: Run, demo_org: str) -> 
 
 def test_demo_creates_an_org_with_sample_records(rapport: Run, tmp_path: Path, backend: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    demo = ("demo", "--allow-postgres") if backend == "postgres" else ("demo",)
+    demo = ("demo", "--no-serve", "--allow-postgres") if backend == "postgres" else ("demo", "--no-serve")
     code, out, err = rapport(*demo, "--records", "60")
     assert code == 0, err
     assert "created 8 accounts, 24 contacts and 28 deals in org 'demo'" in out
     assert "creating sample records [" in err and "100% 60/60" in err
     assert "--fields name,account.name,amount,weighted_amount,days_to_close --sort -weighted_amount" in out
-    assert "web UI" in out
+    assert "web UI" in out and "Authorization: Bearer rk_" in out
     shown = json.loads(rapport("org", "show", "demo", "--json")[1])
     assert shown["revision"] == 1 and shown["records"] == {"account": 8, "contact": 24, "deal": 28}
     proposals = json.loads(rapport("record", "list", "--org", "demo", "deal", "--filter",

@@ -97,3 +97,41 @@ def test_numbers_keep_every_digit_in_json() -> None:
     assert number.to_json(big, wide) == "123456789012345678901234567890.12345678"
     assert number.coerce(number.to_json(big, wide), wide) == big
     assert number.to_json(number.coerce("12.5", wide), wide) == 12.5
+
+
+@pytest.mark.parametrize("type_name", TYPES)
+def test_value_schema_describes_the_json_of_values(type_name: str) -> None:
+    """``value_schema`` is a valid JSON Schema that every value's JSON fits: the good samples,
+    a new record's value (empty for most types) and a filter operand's value."""
+    import json
+
+    import jsonschema
+
+    from rapport.runtime.api.http import dumps
+
+    field_type, defn = FIELD_TYPES[type_name], field_of(type_name)
+    value_schema = field_type.value_schema(defn)
+    jsonschema.Draft202012Validator.check_schema(value_schema)
+    validator = jsonschema.Draft202012Validator(value_schema, format_checker=jsonschema.FormatChecker())
+    stored = [field_type.coerce(given, defn) for given, _ in SAMPLES[type_name].good]
+    stored.append(field_type.default_value(defn))
+    operand = SAMPLES[type_name].operand
+    if operand is not None:
+        stored.append(field_type.coerce_operand("eq", operand, defn))
+    for value in stored:
+        sent = json.loads(dumps(field_type.to_json(value, defn)))
+        errors = [e.message for e in validator.iter_errors(sent)]
+        assert not errors, f"{type_name}: {sent!r} does not fit {value_schema}: {errors}"
+
+
+def test_value_schema_of_numbers_takes_exact_decimal_text() -> None:
+    import jsonschema
+
+    number = FIELD_TYPES["number"]
+    wide = load({"objects": [{"name": "o", "label": "O", "fields": [
+        {"name": "n", "label": "N", "type": "number", "precision": 38, "scale": 8}]}]}).object("o").field("n")
+    validator = jsonschema.Draft202012Validator(number.value_schema(wide))
+    big = number.to_json(number.coerce("123456789012345678901234567890.12345678", wide), wide)
+    assert isinstance(big, str) and validator.is_valid(big)
+    assert not validator.is_valid("12.5")  # text always has every digit of the scale
+    assert validator.is_valid(12.5)

@@ -7,6 +7,7 @@
     rapport key create|list|revoke
     rapport job list|show
     rapport worker
+    rapport serve
     rapport demo
 
 Each area's commands live in their own module with a ``register(subparsers, common)``
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rapport.platform.cli import demo, jobs, metadata, orgs, records, users, worker
+from rapport.platform.cli import demo, jobs, metadata, orgs, records, serve, users, worker
 from rapport.platform.cli._context import Context
 from rapport.platform.cli._output import print_error
 from rapport.platform.errors import RapportError
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     users.register(commands, common)
     jobs.register(commands, common)
     worker.register(commands, common)
+    serve.register(commands, common)
     demo.register(commands, common)
     return parser
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import shlex
 from importlib import resources
 from typing import Any
 
 from rapport.platform.cli._context import Context
 from rapport.platform.cli._output import ProgressBar, emit_json
+from rapport.platform.cli.serve import add_server_options, serve
 from rapport.platform.errors import InvalidRequest
 from rapport.runtime.demo.sample_data import seed, split
 from rapport.runtime.query import QuerySpec
@@ -27,6 +29,8 @@ def register(commands: Any, common: list[argparse.ArgumentParser]) -> None:
                       help="delete the org first (its data is exported into DATA_DIR/exports)")
     demo.add_argument("--allow-postgres", action="store_true",
                       help="create the demo org even though RAPPORT_DATABASE_URL points at PostgreSQL")
+    demo.add_argument("--no-serve", action="store_true", help="create the org and stop (do not serve it)")
+    add_server_options(demo)
     demo.set_defaults(handler=run_demo)
 
 
@@ -72,11 +76,32 @@ def run_demo(ctx: Context) -> int:
             bar.finish()
         _say(ctx, f"created {counts['account']} accounts, {counts['contact']} contacts and "
                   f"{counts['deal']} deals in org '{name}'")
+    password, key = _demo_admin(ctx, name)
     if ctx.json:
-        emit_json({"org": name, "revision": revision, "created": counts})
+        emit_json({"org": name, "revision": revision, "created": counts,
+                   "admin": {"username": _admin_name(name), "password": password, "api_key": key}})
     else:
-        _print_next_steps(ctx, name)
+        _print_next_steps(ctx, name, password, key)
+    if not args.no_serve:
+        serve(ctx)
     return 0
+
+
+def _admin_name(org: str) -> str:
+    return f"admin@{org}.demo"
+
+
+def _demo_admin(ctx: Context, org: str) -> tuple[str, str]:
+    """The demo's admin user, with a new password and a new API key on every run (printed:
+    this is a local demo; nothing of it is meant for production)."""
+    app, username = ctx.app, _admin_name(org)
+    password = secrets.token_urlsafe(12)
+    if any(u.username == username for u in app.users.list(app.orgs.get(org))):
+        app.users.set_password(app.orgs.get(org), username, password)
+    else:
+        app.create_user(org, username, name="Demo Admin", profile="admin", password=password)
+    _, key = app.users.create_key(app.orgs.get(org), username, "demo")
+    return password, key
 
 
 def _say(ctx: Context, text: str) -> None:
@@ -84,7 +109,7 @@ def _say(ctx: Context, text: str) -> None:
         print(text)
 
 
-def _print_next_steps(ctx: Context, org: str) -> None:
+def _print_next_steps(ctx: Context, org: str, password: str, key: str) -> None:
     proposal = json.dumps({"field": "stage", "op": "eq", "value": "proposal"}, separators=(",", ":"))
     tries = [
         f"record list --org {org} deal --filter {shlex.quote(proposal)} "
@@ -99,5 +124,11 @@ def _print_next_steps(ctx: Context, org: str) -> None:
     print("Try:")
     for rest in tries:
         print(f"  {ctx.command(rest)}")
+    host, port = ctx.args.host, ctx.args.port
+    base = f"http://{host}:{port}/api/v1"
     print()
-    print("The web UI arrives with a later issue; for now, explore with the commands above.")
+    print(f"The REST API (served at {base} unless --no-serve): log in as {_admin_name(org)} with password")
+    print(f"{password}, or use this API key (shown once; revoke it with `{ctx.command(f'key list --org {org}')}`):")
+    print(f"  curl -H 'Authorization: Bearer {key}' '{base}/records/deal?sort=-weighted_amount&limit=5'")
+    print(f"  the API document: {base}/openapi.json, readable at {base}/docs")
+    print("The web UI arrives with a later issue.")

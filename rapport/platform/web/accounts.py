@@ -40,7 +40,7 @@ class Accounts:
     def routes(self) -> tuple[ApiRoute, ...]:
         return (
             ApiRoute("/auth/login", "POST", self.login, "Log in with a username and password", public=True),
-            ApiRoute("/auth/logout", "POST", self.logout, "End the session"),
+            ApiRoute("/auth/logout", "POST", self.logout, "End the session", optional_body=True),
             ApiRoute("/me", "GET", self.me, "Who you are: your user, org, profile and permissions"),
             ApiRoute("/me/keys", "GET", self.my_keys, "Your API keys"),
             ApiRoute("/me/keys", "POST", self.create_my_key, "Create an API key (its secret is shown once)"),

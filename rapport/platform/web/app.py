@@ -8,14 +8,14 @@ and anything unexpected as a 500 ``api.internal_error`` naming the request id (a
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 
 from rapport.platform.errors import RapportError
 from rapport.platform.ratelimit import RateLimiter, rate_limiter_for
@@ -36,14 +36,16 @@ class _HttpError(RapportError):
     """Starlette's routing errors, in Rapport's shape."""
 
 
-def create_app(rapport: Rapport, *, limiter: RateLimiter | None = None) -> Starlette:
-    gate = Gate(rapport, limiter or rate_limiter_for(rapport.settings))
+def create_app(rapport: Rapport, *, limiter: RateLimiter | None = None, lifespan: Any = None) -> Starlette:
+    # `is None`, not `or`: a MemoryRateLimiter with no keys yet has len() 0, so it is falsy
+    gate = Gate(rapport, limiter if limiter is not None else rate_limiter_for(rapport.settings))
     api_routes: tuple[ApiRoute, ...] = (*Accounts(gate).routes(), *ROUTES)
     routes = [Route(r.path, gate.endpoint(r), methods=[r.method], name=r.name) for r in api_routes]
     app = Starlette(
         routes=[Mount(API_PREFIX, routes=routes)],
         middleware=[Middleware(RequestLog)],
         exception_handlers={RapportError: _rapport_error, HTTPException: _http_error, Exception: _unexpected},
+        lifespan=lifespan,
     )
     app.state.rapport = rapport
     app.state.api_routes = api_routes
@@ -69,7 +71,25 @@ async def _http_error(request: Request, error: Exception) -> Response:
     response = problem_response(problem, getattr(request.state, "request_id", None))
     if error.headers:
         response.headers.update(error.headers)
+    if error.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
     return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method served at the request's path: Starlette's ``Allow`` names only those of the
+    first route that matches it (``GET, HEAD`` for ``/records/deal``, though POST is served too)."""
+    methods: set[str] = set()
+    top = {**request.scope, "root_path": request.scope.get("app_root_path", "")}  # as it came to the app
+    for mount in request.app.routes:
+        match, child_scope = mount.matches(top)
+        if match is Match.NONE or not isinstance(mount, Mount):
+            continue
+        scope = {**top, **child_scope}
+        for route in mount.routes:
+            if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:

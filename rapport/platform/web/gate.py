@@ -41,7 +41,7 @@ class Gate:
         async def endpoint(request: Request) -> Response:
             body: Any = None
             body_error: RapportError | None = None
-            if route.takes_body:
+            if route.takes_body and not (route.optional_body and _no_body(request)):
                 try:
                     body = await read_json(request, max_bytes=max_bytes)
                 except RapportError as error:
@@ -99,6 +99,10 @@ class Gate:
         if not decision.allowed:
             raise TooManyRequests(f"{whose} has made more than {limit} requests in a minute; "
                                   f"try again in {decision.retry_after} s", retry_after=decision.retry_after)
+
+
+def _no_body(request: Request) -> bool:
+    return "content-type" not in request.headers and request.headers.get("content-length", "0") == "0"
 
 
 def _key_id(token: str) -> str:

@@ -33,6 +33,8 @@ MAX_OPERATIONS = 200
 OPERATIONS = {"create": ("object", "record"), "update": ("object", "id", "record"), "delete": ("object", "id"),
               "upsert": ("object", "field", "value", "record"), "get": ("object", "id")}
 OPTIONAL = {"ref", "version"}
+#: keys that name an object, field or record: strings (or "@{ref.id}" references)
+NAMES = ("object", "field", "id")
 REFERENCE = re.compile(r"@\{([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\}")
 
 
@@ -91,7 +93,8 @@ def _parse(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     refs: set[str] = set()
     for index, operation in enumerate(operations):
         at = f"/operations/{index}"
-        if not isinstance(operation, dict) or operation.get("op") not in OPERATIONS:
+        if not isinstance(operation, dict) or not isinstance(operation.get("op"), str) \
+                or operation["op"] not in OPERATIONS:
             problems.add(f"{at}/op", "composite.bad_operation",
                          f"each operation is an object whose 'op' is one of {', '.join(OPERATIONS)}")
             continue
@@ -99,6 +102,9 @@ def _parse(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
         for key in needed:
             if key not in operation:
                 problems.add(f"{at}/{key}", "composite.bad_operation", f"operation '{operation['op']}' needs '{key}'")
+            elif key in NAMES and not isinstance(operation[key], str):
+                problems.add(f"{at}/{key}", "composite.bad_operation",
+                             f"'{key}' must be a string, got {_kind(operation[key])}")
         for key in sorted(set(operation) - set(needed) - OPTIONAL - {"op"}):
             problems.add(f"{at}/{key}", "composite.bad_operation",
                          f"operation '{operation['op']}' takes {', '.join(needed)} (and optionally "
@@ -115,10 +121,21 @@ def _parse(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     return operations, all_or_none
 
 
+def _kind(value: Any) -> str:
+    """What a JSON value is, for messages."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "a boolean"
+    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), "a number")
+
+
 def _run(records: Any, operation: dict[str, Any], done: dict[str, dict[str, Any]]) -> dict[str, Any]:
     op, ref = operation["op"], operation.get("ref")
     try:
         resolved = _resolve(operation, done)
+        for key in NAMES:  # _parse saw strings; a reference among them may stand for any value
+            if key in resolved and not isinstance(resolved[key], str):
+                raise _Reference(f"'{key}' must be a string, but {operation[key]} is {_kind(resolved[key])}",
+                                 code="composite.bad_reference")
         name = resolved["object"]
         if op == "create":
             record, status = records.create(name, resolved["record"]), 201

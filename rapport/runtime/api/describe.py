@@ -15,6 +15,8 @@ from starlette.responses import Response
 from rapport.runtime.api.http import JSONResponse, actor, check_params, org
 from rapport.runtime.compiled import SYSTEM_FIELD_DEFS, SYSTEM_FIELDS, CompiledObject, CompiledOrg
 from rapport.runtime.permissions import Access, FieldAccess, access_for
+from rapport.runtime.query.filters import condition_fields
+from rapport.runtime.query.joins import JoinPaths, PathError
 
 #: system fields a caller may set: the owner (on create, or to hand a record over)
 WRITABLE_SYSTEM_FIELDS = frozenset({"owner"})
@@ -66,9 +68,10 @@ def describe(model: CompiledOrg, obj: CompiledObject, access: Access) -> dict[st
             for child, f in obj.children
             if access.on(child).read and access.on(child).can_read_field(f.name)
         ],
-        "layouts": [_layout(layout.to_dict(), visible) for layout in model.bundle.layouts if layout.object == obj.name],
+        "layouts": [_layout(model, layout.to_dict(), visible, access)
+                    for layout in model.bundle.layouts if layout.object == obj.name],
         "list_views": [view.to_dict() for view in model.bundle.list_views if view.object == obj.name
-                       and all(c.split(".")[0] in visible for c in view.columns)],
+                       and _readable(model, obj, access, _view_paths(view.to_dict()))],
     }
 
 
@@ -95,14 +98,38 @@ def _field(compiled: Any, field_access: FieldAccess, may_create: bool, may_edit:
                         "format", "default")}
     data.update(options)
     described = field_type.describe(defn)
-    if not admin:  # expressions and filters name fields the caller may not see
-        described = {k: v for k, v in described.items() if k not in ("expression", "filter")}
+    if not admin:  # expressions, filters and summarised fields name fields the caller may not see
+        described = {k: v for k, v in described.items() if k not in ("expression", "filter", "field")}
     data.update(described)
     return data
 
 
-def _layout(layout: dict[str, Any], visible: set[str]) -> dict[str, Any]:
+def _layout(model: CompiledOrg, layout: dict[str, Any], visible: set[str], access: Access) -> dict[str, Any]:
     for section in layout["sections"]:
         section["fields"] = [item for item in section["fields"]
                              if (item if isinstance(item, str) else item["field"]) in visible]
+    related = []
+    for item in layout["related_lists"]:
+        child = model.objects.get(item["object"])
+        if child is not None and _readable(model, child, access, [item["field"]]):
+            item["columns"] = [c for c in item["columns"] if _readable(model, child, access, [c])]
+            related.append(item)
+    layout["related_lists"] = related
     return layout
+
+
+def _view_paths(view: dict[str, Any]) -> list[str]:
+    """Every field path a list view names: columns, sort keys and filter conditions."""
+    return [*view["columns"], *(key.lstrip("-") for key in view.get("sort", ())),
+            *(path for path, _ in condition_fields(view.get("filter")))]
+
+
+def _readable(model: CompiledOrg, obj: CompiledObject, access: Access, paths: list[str]) -> bool:
+    """Whether the caller could query every one of ``paths`` (fields and lookups they may read)."""
+    resolver = JoinPaths(model, obj, access=access)
+    try:
+        for path in paths:
+            resolver.resolve(path)
+    except PathError:
+        return False
+    return True

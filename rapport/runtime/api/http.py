@@ -71,14 +71,14 @@ def org(request: Request) -> Any:
 
 async def read_json(request: Request, *, max_bytes: int | None = None) -> Any:
     """The request's JSON body; refused with a clear problem if it is not JSON, too large or malformed."""
-    limit = max_bytes or getattr(request.state, "max_body_bytes", DEFAULT_MAX_BODY)
+    limit = max_bytes or DEFAULT_MAX_BODY
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";")[0].strip().lower()
     if media != JSON_TYPE and not (media.startswith("application/") and media.endswith("+json")):
         raise UnsupportedMediaType(f"the request body must be JSON (Content-Type: {JSON_TYPE}), "
                                    f"got {content_type or 'no Content-Type'}")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     body = bytearray()
     async for chunk in request.stream():
@@ -129,7 +129,8 @@ def int_param(params: Mapping[str, str], name: str) -> int | None:
     raw = params.get(name)
     if raw is None:
         return None
-    if not raw.strip().lstrip("-").isdigit() or len(raw) > 12:
+    digits = raw.strip().lstrip("-")
+    if not (digits.isascii() and digits.isdigit()) or len(raw) > 12:  # '²' is a digit int() refuses
         raise InvalidRequest(f"query parameter {name!r} must be a whole number, got {raw!r}", code="api.bad_parameter")
     return int(raw)
 
@@ -179,7 +180,7 @@ def expected_version(request: Request, body_version: Any = None) -> int | None:
     if tag.startswith("W/"):
         tag = tag[2:]
     tag = tag.strip('"')
-    if not tag.isdigit() or len(tag) > 12:
+    if not (tag.isascii() and tag.isdigit()) or len(tag) > 12:
         raise StaleVersion(f"If-Match {header!r} is not an ETag this API issued (they look like \"3\"); "
                            "read the record again to get its ETag", code="records.stale_version")
     return int(tag)

@@ -37,8 +37,8 @@ def _spec(request: Request, object_name: str, extra_filter: Any = None) -> Query
                      include_deleted=bool_param(params, "include_deleted"))
 
 
-def _page(request: Request, spec: QuerySpec) -> Response:
-    result = org(request).query(spec, actor=actor(request))
+def _page(request: Request, spec: QuerySpec, tx: Any = None) -> Response:
+    result = org(request).query(spec, tx, actor=actor(request))
     body: dict[str, Any] = {"records": result.records, "next_cursor": result.next_cursor}
     if spec.count:
         body["total"] = result.total
@@ -95,10 +95,11 @@ def related_records(request: Request, body: Any) -> Response:
     object's name (add ``.field`` when the child has several lookups to the parent)."""
     name, record_id, relationship = (request.path_params[k] for k in ("object", "id", "relationship"))
     runtime = org(request)
-    runtime.records(actor(request)).get(name, record_id)  # the parent must exist and be visible
-    child, field = _relationship(runtime.model(), name, relationship)
-    spec = _spec(request, child, {"field": field, "op": "eq", "value": record_id})
-    return _page(request, spec)
+    with runtime.reading() as tx:  # one revision, one connection for the three steps
+        runtime.records(actor(request), tx).get(name, record_id)  # the parent must exist and be visible
+        child, field = _relationship(tx.model, name, relationship)
+        spec = _spec(request, child, {"field": field, "op": "eq", "value": record_id})
+        return _page(request, spec, tx)
 
 
 def _relationship(model: Any, parent: str, relationship: str) -> tuple[str, str]:

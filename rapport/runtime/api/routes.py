@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rapport.runtime.api import composite, describe, metadata, records
+from rapport.runtime.api import composite, describe, metadata, openapi, records
 
 Handler = Callable[[Request, Any], Response]
 
@@ -28,6 +28,8 @@ class ApiRoute:
     summary: str
     #: served without a credential (login, the API document)
     public: bool = False
+    #: the JSON body may be left out (the handler gets ``None``), e.g. logout
+    optional_body: bool = False
 
     @property
     def name(self) -> str:
@@ -60,4 +62,6 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("/metadata/schemas", "GET", metadata.list_schemas, "The JSON Schemas of the metadata format"),
     ApiRoute("/metadata/schemas/{name}", "GET", metadata.get_schema, "One JSON Schema of the metadata format"),
     ApiRoute("/metadata/{kind}/{name}", "GET", metadata.get_component, "One metadata component"),
+    ApiRoute("/openapi.json", "GET", openapi.openapi_json, "This API's OpenAPI 3.1 document, as you may use it"),
+    ApiRoute("/docs", "GET", openapi.docs_page, "This API's documentation as an HTML page"),
 )

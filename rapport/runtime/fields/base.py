@@ -141,6 +141,11 @@ class FieldType:
     def to_json(self, value: Any, field: FieldDef) -> Any:
         return value
 
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        """The JSON Schema of the field's value as the API sends and takes it (what
+        :meth:`to_json` gives), ``null`` allowed where the field can be empty."""
+        return {"type": ["string", "null"]}
+
     def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
         """``to_json`` bound to ``field``, or ``None`` when stored values are already JSON."""
         if type(self).to_json is FieldType.to_json:
@@ -213,6 +218,19 @@ def check_text(text: str) -> str:
             raise FieldValueError("records.bad_character",
                                   "text must be valid Unicode (it holds a lone surrogate)") from None
     return text
+
+
+def or_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` that also allows ``null`` (for values that may be empty)."""
+    schema = dict(schema)
+    kinds = schema.get("type")
+    if isinstance(kinds, str):
+        schema["type"] = [kinds, "null"]
+    elif isinstance(kinds, list) and "null" not in kinds:
+        schema["type"] = [*kinds, "null"]
+    if "enum" in schema and None not in schema["enum"]:
+        schema["enum"] = [*schema["enum"], None]
+    return schema
 
 
 def describe_value(value: Any) -> str:

@@ -11,7 +11,7 @@ from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 from rapport.platform.errors import Problem
 from rapport.runtime.fields.base import (
     EQUALITY_OPERATORS, ORDER_OPERATORS, TEXT_OPERATORS, Converted, FieldType, FieldValueError,
-    check_text, describe_value,
+    check_text, describe_value, or_null,
 )
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
@@ -53,6 +53,9 @@ class BooleanType(FieldType):
     def default_value(self, field: FieldDef) -> Any:
         return self.coerce(field.default, field)
 
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "boolean"}  # never blank
+
 
 def _picklist_problems(field: FieldDef, at: str) -> Iterable[Problem]:
     seen: set[str] = set()
@@ -91,6 +94,16 @@ class PicklistType(FieldType):
 
     #: how many values may be marked default (a multipicklist may preselect several)
     max_defaults: ClassVar[int] = 1
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return or_null(self._choice_schema(field))
+
+    def _choice_schema(self, field: FieldDef) -> dict[str, Any]:
+        """One chosen value: a restricted picklist's values (inactive ones too: records may
+        still hold them), or any text without ';'."""
+        if field.restricted:
+            return {"type": "string", "enum": list(field.picklist_value_names())}
+        return {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^;]*$"}
 
     def describe(self, field: FieldDef) -> dict[str, Any]:
         return {"restricted": field.restricted,
@@ -205,6 +218,9 @@ class MultipicklistType(PicklistType):
         if value is None:
             return []
         return [v for v in value.strip(";").split(";") if v]
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "array", "items": self._choice_schema(field), "uniqueItems": True}  # empty: []
 
     def is_blank(self, value: Any) -> bool:
         return value is None or value == "" or value == []

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 from rapport.platform.errors import Problem
 from rapport.runtime.fields.base import (
-    EQUALITY_OPERATORS, ORDER_OPERATORS, TEXT_OPERATORS, FieldType, FieldValueError, Operator,
+    EQUALITY_OPERATORS, ORDER_OPERATORS, TEXT_OPERATORS, FieldType, FieldValueError, Operator, or_null,
 )
 
 AUTONUMBER_PLACEHOLDER = re.compile(r"\{(0+)\}")
@@ -60,6 +60,10 @@ class _ValuesOfAnotherType(FieldType):
     def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
         value_type, value_field = self.value_type(field)
         return value_type.json_converter(value_field)
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        value_type, value_field = self.value_type(field)
+        return or_null(value_type.value_schema(value_field))  # a computed value may be empty
 
     def formula_kind(self, field: FieldDef) -> str:
         value_type, value_field = self.value_type(field)
@@ -201,6 +205,10 @@ class AutonumberType(FieldType):
 
     def describe(self, field: FieldDef) -> dict[str, Any]:
         return {"format": field.format, "start": field.start}
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        head, width, tail = _parts(field)
+        return {"type": ["string", "null"], "maxLength": 255, "examples": [f"{head}{1:0{width}d}{tail}"]}
 
     def coerce(self, value: Any, field: FieldDef) -> Any:
         # autonumbers are never written by callers (not ``writable``); this parses filter operands

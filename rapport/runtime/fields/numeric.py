@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 from collections.abc import Iterable
@@ -77,6 +78,12 @@ class IntegerType(FieldType):
         if field.min is not None and field.max is not None and field.min > field.max:
             yield Problem(at + "/min", "metadata.out_of_range", f"min {field.min} is above max {field.max}")
 
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        low, high = INT64
+        return {"type": ["integer", "null"],
+                "minimum": max(low, math.ceil(field.min)) if field.min is not None else low,
+                "maximum": min(high, math.floor(field.max)) if field.max is not None else high}
+
     def coerce(self, value: Any, field: FieldDef) -> Any:
         if value is None or value == "":
             return None
@@ -144,6 +151,20 @@ class NumberType(FieldType):
         if value is None:
             return None
         return exact_json(Decimal(value), field.scale or 0)
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        """As :func:`exact_json` writes them: whole numbers without a scale; with one, a JSON
+        number when it is exact, else decimal text with ``scale`` digits after the point."""
+        scale = field.scale or 0
+        bound = 10 ** ((field.precision or 18) - scale)
+        limits: dict[str, Any] = {"exclusiveMinimum": -bound, "exclusiveMaximum": bound}
+        if field.min is not None:
+            limits["minimum"] = field.min
+        if field.max is not None:
+            limits["maximum"] = field.max
+        if scale == 0:
+            return {"type": ["integer", "null"], **limits}
+        return {"type": ["number", "string", "null"], "pattern": rf"^-?[0-9]+\.[0-9]{{{scale}}}$", **limits}
 
     def to_text(self, value: Any, field: FieldDef) -> str | None:
         return None if value is None else f"{Decimal(value):.{field.scale or 0}f}"

@@ -56,6 +56,10 @@ class LookupType(FieldType):
         return {"target": field.target, "on_delete": self.on_delete(field).value,
                 "relationship_name": field.relationship_name}
 
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        """The id of the record pointed at (a short printable ASCII string)."""
+        return {"type": ["string", "null"], "minLength": 1, "maxLength": ID_LENGTH, "pattern": "^[ -~]*$"}
+
     def coerce(self, value: Any, field: FieldDef) -> Any:
         if value is None or value == "":
             return None

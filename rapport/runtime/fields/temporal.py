@@ -40,6 +40,9 @@ class DateType(FieldType):
     def to_json(self, value: Any, field: FieldDef) -> Any:
         return None if value is None else value.isoformat()
 
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": ["string", "null"], "format": "date"}
+
     def convert(self, value: Any, old: FieldDef, new: FieldDef, old_type: FieldType) -> Converted:
         if isinstance(value, datetime):
             return Converted(value.date(), lossy=value.timetz().replace(tzinfo=None) != time())
@@ -84,6 +87,9 @@ class DateTimeType(FieldType):
     def to_json(self, value: Any, field: FieldDef) -> Any:
         return None if value is None else utc_iso(value)
 
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": ["string", "null"], "format": "date-time"}
+
 
 @lru_cache(maxsize=1024)  # the records of one write share their created/updated stamps
 def utc_iso(value: datetime) -> str:
@@ -115,3 +121,8 @@ class TimeType(FieldType):
 
     def to_json(self, value: Any, field: FieldDef) -> Any:
         return None if value is None else value.isoformat()
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        # not JSON Schema's "time" format: that one needs a UTC offset, and these times have none
+        return {"type": ["string", "null"],
+                "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"}

@@ -35,6 +35,9 @@ class TextType(FieldType):
     def describe(self, field: FieldDef) -> dict[str, Any]:
         return {"max_length": self.max_length(field)}
 
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": ["string", "null"], "maxLength": self.max_length(field)}
+
     def coerce(self, value: Any, field: FieldDef) -> Any:
         if value is None:
             return None
@@ -76,9 +79,14 @@ class TextareaType(TextType):
 
 class _FormattedText(TextType):
     pattern: ClassVar[re.Pattern[str]]
+    #: ``pattern`` as a JSON Schema (ECMA 262) regular expression
+    json_pattern: ClassVar[str]
     what: ClassVar[str]
     defaults = {}
     converts_from = TEXT_LIKE
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {**super().value_schema(field), "pattern": f"^(?:{self.json_pattern})$"}
 
     def check_format(self, text: str) -> str:
         text = text.strip()
@@ -92,6 +100,7 @@ class EmailType(_FormattedText):
     widget = "email"
     what = "email address (like name@example.com)"
     pattern = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+    json_pattern = pattern.pattern
 
 
 class PhoneType(_FormattedText):
@@ -99,6 +108,7 @@ class PhoneType(_FormattedText):
     widget = "tel"
     what = "phone number (digits, spaces and + ( ) - . / x, at least 3 digits)"
     pattern = re.compile(r"(?=(?:\D*\d){3})[0-9+()\-./ x]{3,40}")
+    json_pattern = pattern.pattern
 
 
 class UrlType(_FormattedText):
@@ -106,3 +116,4 @@ class UrlType(_FormattedText):
     widget = "url"
     what = "URL (http:// or https:// followed by a host)"
     pattern = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
+    json_pattern = r"[hH][tT][tT][pP][sS]?://[^\s/$.?#][^\s]*"  # JSON Schema regexes have no flags

@@ -21,7 +21,7 @@ from rapport.runtime.permissions.grants import (
 
 __all__ = [
     "BUILTIN_PROFILES", "SYSTEM_PERMISSIONS", "Access", "FieldAccess", "Grants", "ObjectGrant", "access_for",
-    "check_assignment", "profile_names", "permission_set_names",
+    "check_assignment", "compile_grants", "profile_names", "permission_set_names",
 ]
 
 

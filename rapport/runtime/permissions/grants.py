@@ -82,7 +82,8 @@ class Grants:
 
     def on(self, object_name: str) -> ObjectGrant:
         if self.unrestricted:
-            return ObjectGrant(object_name, **dict.fromkeys(OBJECT_PERMISSIONS, True), unlisted=FieldAccess.EDIT)
+            return ObjectGrant(object_name, read=True, create=True, edit=True, delete=True, view_all=True,
+                               modify_all=True, unlisted=FieldAccess.EDIT)
         return self.objects.get(object_name) or ObjectGrant(object_name)
 
     def has(self, system_permission: str) -> bool:
@@ -119,7 +120,9 @@ def _object_grant(obj: ObjectDef, sources: list[Component | dict[str, Any]], sys
     fields = dict.fromkeys(obj.field_names(), FieldAccess.HIDDEN)
     if "modify_all_data" in system or "view_all_data" in system:
         flags["modify_all" if "modify_all_data" in system else "view_all"] = True
-        fields = dict.fromkeys(obj.field_names(), FieldAccess.EDIT)
+        # reading every record reads every field; only modify_all_data lets users edit them all
+        everything = FieldAccess.EDIT if "modify_all_data" in system else FieldAccess.READ
+        fields = dict.fromkeys(obj.field_names(), everything)
     for source in sources:
         for entry in source.get("objects", ()):
             if entry["object"] != obj.name:
@@ -133,7 +136,9 @@ def _object_grant(obj: ObjectDef, sources: list[Component | dict[str, Any]], sys
     _imply(flags)
     if not flags["read"]:
         return ObjectGrant(obj.name)
-    return ObjectGrant(obj.name, **flags, fields=fields)
+    return ObjectGrant(obj.name, read=flags["read"], create=flags["create"], edit=flags["edit"],
+                       delete=flags["delete"], view_all=flags["view_all"], modify_all=flags["modify_all"],
+                       fields=fields)
 
 
 def _imply(flags: dict[str, bool]) -> None:

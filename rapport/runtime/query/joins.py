@@ -159,7 +159,7 @@ class JoinPaths:
                             f"lookup '{link.name}' points at object {link.defn.target!r}, which does not exist")
         restricted = as_caller and self.access is not None \
             and self.access.visible(self.model, target, target.table) is not None
-        hops = (*parent.hops, (link.name, restricted))
+        hops = (*parent.hops, (link.name, bool(restricted)))
         known = self._joins.get(hops)
         if known is None:
             # Object names never start with "_", so these aliases cannot clash with a table.
@@ -172,8 +172,9 @@ class JoinPaths:
             onclause = alias.c.id == parent.table.c[link.name]
             if target.defn.soft_delete and not self.include_deleted:
                 onclause = sa.and_(onclause, alias.c.is_deleted == sa.false())
-            if restricted:
-                onclause = sa.and_(onclause, self.access.visible(self.model, target, alias))  # type: ignore[union-attr]
+            shared = self.access.visible(self.model, target, alias) if restricted and self.access else None
+            if shared is not None:
+                onclause = sa.and_(onclause, shared)
             known = self._joins[hops] = _Join(alias, onclause, target)
         return _Place(known.target, known.alias, hops)
 

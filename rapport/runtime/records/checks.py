@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rapport.platform.errors import ProblemCollector
-from rapport.runtime.compiled import SYSTEM_FIELDS, CompiledObject, CompiledOrg
-from rapport.runtime.fields import FieldValueError
-from rapport.runtime.permissions import FieldAccess, ObjectGrant
+from rapport.runtime.compiled import SYSTEM_FIELD_DEFS, SYSTEM_FIELDS, CompiledObject, CompiledOrg
+from rapport.runtime.fields import FIELD_TYPES, FieldValueError
+from rapport.runtime.permissions import Access, FieldAccess, ObjectGrant
 
 WRITABLE_SYSTEM_FIELDS = frozenset({"owner"})
 IGNORED_INPUT = frozenset({"id", "version"})
@@ -44,8 +44,13 @@ def coerce_input(obj: CompiledObject, values: Mapping[str, Any], errors: Problem
                 if not isinstance(value, str) or not value:
                     errors.add(f"{at}/{name}", "records.wrong_type", f"field '{name}' on object '{obj.name}': "
                                "expected the id of a user")
-                else:
-                    out[name] = value
+                else:  # as its column takes it: text of at most 255 characters, no NUL
+                    system = SYSTEM_FIELD_DEFS[name]
+                    try:
+                        out[name] = FIELD_TYPES[system.type].coerce(value, system)
+                    except FieldValueError as error:
+                        errors.add(f"{at}/{name}", error.code, f"field '{name}' on object '{obj.name}': "
+                                   f"{error.message}")
             elif name in IGNORED_INPUT:
                 continue
             elif name in SYSTEM_FIELDS or name == "is_deleted":
@@ -117,8 +122,13 @@ def check_unique(conn: Connection, obj: CompiledObject, records: list[tuple[str,
 
 
 def check_references(conn: Connection, model: CompiledOrg, obj: CompiledObject,
-                     records: Iterable[tuple[str, dict[str, Any]]], errors: ProblemCollector) -> None:
-    """Lookup targets exist (and are not soft-deleted); on PostgreSQL they stay locked until commit."""
+                     records: Iterable[tuple[str, dict[str, Any]]], errors: ProblemCollector,
+                     access: Access | None = None) -> None:
+    """Lookup targets exist (and are not soft-deleted); on PostgreSQL they stay locked until commit.
+
+    With the caller's ``access``, a target must be a record they may see, and a master one they
+    may edit (its detail records are shared as it is); any other is reported as not found.
+    """
     records = list(records)
     for compiled in obj.references:
         name = compiled.name
@@ -131,10 +141,16 @@ def check_references(conn: Connection, model: CompiledOrg, obj: CompiledObject,
             continue
         target = model.objects.get(compiled.defn.target or "")
         found: set[str] = set()
-        if target is not None:
+        # a caller who may not read the target object may point at none of its records
+        if target is not None and (access is None or access.on(target.name).read):
             query = sa.select(target.table.c.id).where(target.table.c.id.in_(list(wanted)))
             if "is_deleted" in target.table.c:
                 query = query.where(target.table.c.is_deleted == sa.false())
+            if access is not None:
+                shared = access.editable if compiled.type.controls_sharing else access.visible
+                condition = shared(model, target, target.table)
+                if condition is not None:
+                    query = query.where(condition)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(read=True, key_share=True)
             found = set(conn.execute(query).scalars())

@@ -129,16 +129,32 @@ def formula_values(tx: Any, obj: CompiledObject, ids: Sequence[str], env: Env) -
     return out
 
 
-def _formula_select(tx: Any, obj: CompiledObject) -> tuple[sa.Select[Any], list[Any]]:
-    """SELECT id and every formula field of ``obj``, built once per revision and database
-    (the globals and the clock are parameters), and each field's JSON converter."""
+def record_with_formulas(tx: Any, obj: CompiledObject, where: list[sa.ColumnElement[bool]], env: Env
+                         ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """One record's row and its formula fields (as JSON values), in one statement; ``None``
+    when no row matches ``where``."""
+    select, converters = _formula_select(tx, obj, whole_row=True)
+    row = tx.conn.execute(select.where(*where), env_parameters(env)).first()
+    if row is None:
+        return None
+    width = len(obj.table.c)
+    values = {name: value if convert is None else convert(value)
+              for name, value, convert in zip(obj.formulas.fields, row[width:], converters)}
+    return dict(zip(obj.table.c.keys(), row[:width])), values
+
+
+def _formula_select(tx: Any, obj: CompiledObject, *, whole_row: bool = False) -> tuple[sa.Select[Any], list[Any]]:
+    """SELECT id (or, ``whole_row``, every column) and every formula field of ``obj``, built
+    once per revision and database (the globals and the clock are parameters), and each
+    formula field's JSON converter."""
     dialect = tx.conn.dialect.name
-    built = obj.formula_select.get(dialect)
+    built = obj.formula_select.get((dialect, whole_row))
     if built is None:
         paths = JoinPaths(tx.model, obj, dialect=dialect, env=None)
         resolved = [paths.resolve(name) for name in obj.formulas.fields]
         converters = [r.field.type.json_converter(r.field.defn) for r in resolved]
-        select = sa.select(obj.table.c.id, *(r.column for r in resolved)).select_from(paths.from_clause())
-        built = obj.formula_select.setdefault(dialect, (select, converters))
+        columns = list(obj.table.c) if whole_row else [obj.table.c.id]
+        select = sa.select(*columns, *(r.column for r in resolved)).select_from(paths.from_clause())
+        built = obj.formula_select.setdefault((dialect, whole_row), (select, converters))
     return built
 

@@ -56,16 +56,18 @@ class RecordService:
             access = self._access(tx)
             access.require(obj.name, "read")
             _check_id(obj, record_id)
-            query = sa.select(obj.table).where(obj.table.c.id == record_id)
+            where = [obj.table.c.id == record_id]
             if "is_deleted" in obj.table.c and not include_deleted:
-                query = query.where(obj.table.c.is_deleted == sa.false())
+                where.append(obj.table.c.is_deleted == sa.false())
             visible = access.visible(tx.model, obj, obj.table)
             if visible is not None:
-                query = query.where(visible)
-            row = tx.conn.execute(query).mappings().first()
-            if row is None:
+                where.append(visible)
+            found = formulas.record_with_formulas(tx, obj, where, self.env)  # one statement
+            if found is None:
                 raise _not_found(obj, record_id)
-            return self._with_formulas(tx, obj, [serializer(obj)(row)])[0]
+            row, values = found
+            record = {**serializer(obj)(row), **values}
+            return access.strip_hidden(obj, record)
 
     # -- writes --------------------------------------------------------------------
     def create(self, object_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,7 +98,7 @@ class RecordService:
         with self.runtime.transaction(self._tx) as tx:
             obj = tx.model.object(object_name)
             compiled = obj.fields.get(field_name)
-            grant = self._access(tx).on(obj.name)
+            grant = self._access(tx).require(obj.name, "read")  # as every other operation: 403 first
             if compiled is None or not grant.can_read_field(field_name) or \
                     not (compiled.defn.external_id or compiled.defn.unique) or compiled.column is None:
                 keys = [f.name for f in obj.stored if (f.defn.external_id or f.defn.unique)
@@ -299,7 +301,8 @@ class RecordService:
                 values = {k: v for k, v in ctx.record.items() if prior.get(k) != v}
                 changed.append((ctx.pointer, values, prior["id"]))
         checks.check_unique(tx.conn, obj, changed, errors)
-        checks.check_references(tx.conn, tx.model, obj, ((at, values) for at, values, _ in changed), errors)
+        checks.check_references(tx.conn, tx.model, obj, ((at, values) for at, values, _ in changed), errors,
+                                self._access(tx))
         if typed:
             formulas.run_validation_rules(tx, obj, contexts, self.env)
             self.runtime.hooks.run(HookPoint.VALIDATE, contexts)
