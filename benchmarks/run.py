@@ -5,7 +5,8 @@
 
 Without ``--backend``, both backends run when PostgreSQL answers, else SQLite alone.
 ``--quick`` divides the counts by ten (a smoke run; its figures are not comparable).
-``--profile`` adds, per scenario, the functions where the measured time went (stderr).
+``--profile`` adds, per scenario, the functions where the measured time went (stderr); for
+the API scenario, a py-spy pass over each server process.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def run_backend(backend: str, scale: Scale, names: list[str], postgres_url: str,
             started = time.perf_counter()
             results += SCENARIOS[name].run(bench)
             _log(f"{backend}: {SCENARIOS[name].TITLE} done in {time.perf_counter() - started:.1f} s")
-            if bench.profiler is not None:
+            if bench.profiler is not None and bench.profiler.getstats():  # (h) profiles its servers itself
                 _log(_profile_report(bench.profiler))
     return results
 

@@ -28,13 +28,16 @@ class Revision:
                 "message": self.message, "steps": len(self.plan)}
 
 
+_LATEST_NUMBER = sa.select(revisions.c.number).order_by(revisions.c.number.desc()).limit(1)
+
+
 def latest_number_query() -> sa.Select[Any]:
-    return sa.select(revisions.c.number).order_by(revisions.c.number.desc()).limit(1)
+    return _LATEST_NUMBER  # built once: it runs at the start of every operation on records
 
 
 def current_number(conn: Connection) -> int:
     """The newest revision number, 0 for an org with no metadata yet (one indexed read)."""
-    return int(conn.execute(latest_number_query()).scalar() or 0)
+    return int(conn.execute(_LATEST_NUMBER).scalar() or 0)
 
 
 def get_revision(conn: Connection, number: int) -> Revision:

@@ -89,6 +89,7 @@ class Rapport:
     def delete_org(self, name: str, export_dir: Path) -> Path:
         org = self.orgs.get(name)
         export = self.orgs.delete(name, export_dir)
+        self.users.keys.recent.forget(org_id=org.id)
         self.cache.forget(org.id)
         return export
 

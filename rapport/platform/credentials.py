@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +40,11 @@ MAX_TOKEN_LENGTH = 200  # longer input is refused before it is hashed
 #: session does not cost a write per request
 TOUCH_INTERVAL = timedelta(seconds=60)
 
+#: how long a process trusts a key it has checked: a key revoked, or a user deactivated or
+#: changed, by another process is refused there at most this much later (at once here)
+KEY_CACHE_SECONDS = 5.0
+KEY_CACHE_SIZE = 10_000
+
 BAD_KEY = "the API key is not valid (unknown, revoked, or its user is inactive)"
 SESSION_EXPIRED = "the session has expired or was ended; log in again"
 
@@ -61,6 +67,13 @@ def principal_select() -> sa.Select[Any]:
     """Users joined with their org; the org's columns are labelled ``org__<column>``."""
     org_columns = [column.label(f"org__{column.name}") for column in _orgs.c]
     return sa.select(*_users.c, *org_columns).select_from(_users.join(_orgs, _users.c.org_id == _orgs.c.id))
+
+
+_KEY_PRINCIPAL = (principal_select()
+                  .add_columns(_keys.c.id.label("key_id"), _keys.c.secret_hash, _keys.c.revoked_at,
+                               _keys.c.last_used_at)
+                  .join(_keys, _keys.c.user_id == _users.c.id)
+                  .where(_keys.c.id == sa.bindparam("key_id"), _keys.c.org_id == _users.c.org_id))
 
 
 @dataclass(frozen=True)
@@ -95,10 +108,39 @@ def check_key_name(name: object) -> str:
     return name
 
 
+class _RecentKeys:
+    """Principal rows of keys checked in the last few seconds, by the token's hash: a busy
+    key costs a database read every ``KEY_CACHE_SECONDS``, not one per request."""
+
+    def __init__(self, clock: Clock, ttl: float = KEY_CACHE_SECONDS, size: int = KEY_CACHE_SIZE) -> None:
+        self.clock, self.ttl, self.size = clock, timedelta(seconds=ttl), size
+        self._rows: dict[str, tuple[datetime, RowMapping]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token_hash: str) -> RowMapping | None:
+        found = self._rows.get(token_hash)
+        if found is None or found[0] <= self.clock():
+            return None
+        return found[1]
+
+    def put(self, token_hash: str, row: RowMapping) -> None:
+        with self._lock:
+            if len(self._rows) >= self.size:
+                self._rows.clear()
+            self._rows[token_hash] = (self.clock() + self.ttl, row)
+
+    def forget(self, *, key_id: str | None = None, user_id: str | None = None, org_id: str | None = None) -> None:
+        with self._lock:
+            for token_hash, (_, row) in list(self._rows.items()):
+                if (row["key_id"] == key_id or row["id"] == user_id or row["org_id"] == org_id):
+                    del self._rows[token_hash]
+
+
 class KeyStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self.recent = _RecentKeys(clock)
 
     def create(self, org_id: str, user_id: str, username: str, name: str) -> tuple[ApiKey, str]:
         """A new key and its full secret, which is not stored and cannot be shown again."""
@@ -119,6 +161,7 @@ class KeyStore:
 
     def revoke(self, org_id: str, key_id: str) -> ApiKey:
         """Revoke a key of this org; revoking it again changes nothing."""
+        self.recent.forget(key_id=key_id)
         with self.db.platform.begin() as conn:
             conn.execute(_keys.update()
                          .where(_keys.c.id == key_id, _keys.c.org_id == org_id, _keys.c.revoked_at.is_(None))
@@ -134,21 +177,22 @@ class KeyStore:
         match = KEY_FORMAT.match(token) if isinstance(token, str) and len(token) <= MAX_TOKEN_LENGTH else None
         if match is None:
             raise refused
+        token_hash = sha256_hex(token)
+        recent = self.recent.get(token_hash)
+        if recent is not None:
+            return recent
         key_id = str(uuid.UUID(hex=match.group(1)))
-        query = (principal_select()
-                 .add_columns(_keys.c.secret_hash, _keys.c.revoked_at, _keys.c.last_used_at)
-                 .join(_keys, _keys.c.user_id == _users.c.id)
-                 .where(_keys.c.id == key_id, _keys.c.org_id == _users.c.org_id))
         with read_platform(self.db) as conn:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(_KEY_PRINCIPAL, {"key_id": key_id}).mappings().first()
         # the key is found by its id, so comparing the hash in constant time hides how much of it matched
-        if (row is None or not hmac.compare_digest(row["secret_hash"], sha256_hex(token))
+        if (row is None or not hmac.compare_digest(row["secret_hash"], token_hash)
                 or row["revoked_at"] is not None or not row["active"]):
             raise refused
         now = self.clock()
         if row["last_used_at"] is None or row["last_used_at"] < now - TOUCH_INTERVAL:
             with self.db.platform.begin() as conn:
                 conn.execute(_keys.update().where(_keys.c.id == key_id).values(last_used_at=now))
+        self.recent.put(token_hash, row)
         return row
 
     @staticmethod

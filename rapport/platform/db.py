@@ -20,10 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from rapport.platform.errors import AlreadyExists
+from rapport.platform.errors import AlreadyExists, Conflict
 from rapport.platform.settings import Settings
 
 PLATFORM_SCHEMA = "rapport"
+#: how long a write waits for another write of the same SQLite file (as SQLite's busy timeout)
+WRITE_WAIT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class OrgLocation:
     org_id: str
     engine: Engine
     schema: str | None  # the real schema name on PostgreSQL, None on SQLite
+    #: SQLite has one writer per file: this process's writers queue here, in order, instead
+    #: of polling in SQLite's busy handler (whose back-off sleeps up to 100 ms); ``None`` on
+    #: PostgreSQL, where writers do not exclude each other
+    write_lock: threading.Lock | None = None
 
     @property
     def dialect(self) -> str:
@@ -45,8 +51,18 @@ class OrgLocation:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
+        if self.write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        if not self.write_lock.acquire(timeout=WRITE_WAIT_SECONDS):
+            raise Conflict(f"org '{self.org_name}' is busy: another write has held its database for more than "
+                           f"{WRITE_WAIT_SECONDS} s; try again", code="db.busy")
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            self.write_lock.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -63,7 +79,10 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    in_memory = url in ("sqlite://", "sqlite:///:memory:")  # one connection, SQLAlchemy's SingletonThreadPool
+    # readers of a file run side by side (WAL): a pool as large as a server's concurrent requests
+    pool = {} if in_memory else {"pool_size": 20, "max_overflow": 20}
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -143,7 +162,7 @@ class Database:
         if self.is_sqlite:
             path = self.org_file(org_name, org_id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            return OrgLocation(org_name, org_id, _sqlite_engine(f"sqlite:///{path}"), None)
+            return OrgLocation(org_name, org_id, _sqlite_engine(f"sqlite:///{path}"), None, threading.Lock())
         schema = self.org_schema_name(org_name)
         engine = self._engine.execution_options(schema_translate_map={None: schema})
         return OrgLocation(org_name, org_id, engine, schema)

@@ -229,6 +229,7 @@ class UserService:
         if values:
             with self.db.platform.begin() as conn:
                 conn.execute(_users.update().where(_users.c.id == user.id).values(**values))
+            self.keys.recent.forget(user_id=user.id)  # a new profile or an inactive user counts at once
         return self.get_by_id(org, user.id)
 
     def set_password(self, org: Org, username: str, password: str | None) -> User:

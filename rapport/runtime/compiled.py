@@ -66,8 +66,8 @@ class CompiledObject:
     formulas: ObjectFormulas = field(default_factory=lambda: ObjectFormulas({}, (), ()))
     #: row → JSON record function, built on first use (records.serialize)
     serializer: Any = None
-    #: per database, the SELECT of the formula fields of written records (records.formulas)
-    formula_select: dict[str, Any] = field(default_factory=dict)
+    #: per (database, whole row), the SELECT of records with their formula fields (records.formulas)
+    formula_select: dict[tuple[str, bool], Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -27,10 +27,13 @@ def lock_for_change(conn: Connection, schema: str | None) -> None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.literal(_key(schema)))))
 
 
+_SHARED_LOCK_AND_NUMBER = sa.select(sa.func.pg_advisory_xact_lock_shared(sa.bindparam("lock_key", type_=sa.BigInteger)),
+                                    latest_number_query().scalar_subquery())
+
+
 def revision_in_use(conn: Connection, schema: str | None) -> int:
     """The current revision number, held (shared) until this transaction ends."""
     if conn.dialect.name != "postgresql":
         return current_number(conn)
-    lock = sa.func.pg_advisory_xact_lock_shared(sa.literal(_key(schema)))
-    row = conn.execute(sa.select(lock, latest_number_query().scalar_subquery())).one()
+    row = conn.execute(_SHARED_LOCK_AND_NUMBER, {"lock_key": _key(schema)}).one()
     return int(row[1] or 0)

@@ -250,6 +250,25 @@ def test_key_lifecycle(app: Any, users: UserService, acme: Org, clock: Clock, un
     assert users.list_keys(acme)[0].to_dict()["revoked_at"] == revoked.revoked_at.isoformat()
 
 
+def test_a_key_revoked_elsewhere_is_refused_within_seconds(app: Any, users: UserService, acme: Org, clock: Clock,
+                                                           uname: Callable[[str], str]) -> None:
+    """A process trusts a key it has checked for ``KEY_CACHE_SECONDS``: revoked (or its user
+    deactivated) by another process, it is refused there that much later at most."""
+    from rapport.platform.credentials import KEY_CACHE_SECONDS
+
+    elsewhere = UserService(app.db, clock=clock)
+    ivy = users.create(acme, uname("ivy"))
+    key, secret = users.create_key(acme, ivy.username, "laptop")
+    assert users.authenticate_key(secret).user.id == ivy.id
+    elsewhere.revoke_key(acme, key.id)
+    with raises(Unauthorized, "auth.bad_api_key", BAD_KEY):
+        elsewhere.authenticate_key(secret)  # at once where it was revoked
+    assert users.authenticate_key(secret).user.id == ivy.id  # still trusted here, for a few seconds
+    clock.advance(KEY_CACHE_SECONDS)
+    with raises(Unauthorized, "auth.bad_api_key", BAD_KEY):
+        users.authenticate_key(secret)
+
+
 def test_keys_are_listed_per_user_and_named_sensibly(users: UserService, acme: Org,
                                                      uname: Callable[[str], str]) -> None:
     nora = users.create(acme, uname("nora"))

@@ -8,6 +8,8 @@ background jobs in a thread, started and stopped with the server.
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import queue
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,8 +21,7 @@ from rapport.platform.web.app import create_app
 
 
 def app_from_env() -> Starlette:
-    if not logging.getLogger().handlers:  # the request log goes to stderr beside uvicorn's
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    listener = _log_off_the_event_loop()
     rapport = Rapport(Settings.from_env())
 
     @asynccontextmanager
@@ -30,5 +31,23 @@ def app_from_env() -> Starlette:
             yield
         finally:
             rapport.close()
+            if listener is not None:
+                listener.stop()
 
     return create_app(rapport, lifespan=lifespan)
+
+
+def _log_off_the_event_loop() -> logging.handlers.QueueListener | None:
+    """Rapport's log (the request log among it) to stderr, written by a thread of its own:
+    a request only puts its record on a queue."""
+    root = logging.getLogger()
+    if root.handlers:  # the host configured logging: leave it as it is
+        return None
+    stderr = logging.StreamHandler()
+    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    root.addHandler(logging.handlers.QueueHandler(records))
+    root.setLevel(logging.INFO)
+    listener = logging.handlers.QueueListener(records, stderr)
+    listener.start()
+    return listener

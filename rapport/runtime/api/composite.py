@@ -125,7 +125,8 @@ def _kind(value: Any) -> str:
     """What a JSON value is, for messages."""
     if value is None or isinstance(value, bool):
         return "null" if value is None else "a boolean"
-    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), "a number")
+    kinds: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+    return kinds.get(type(value), "a number")
 
 
 def _run(records: Any, operation: dict[str, Any], done: dict[str, dict[str, Any]]) -> dict[str, Any]:

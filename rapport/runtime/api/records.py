@@ -121,6 +121,6 @@ def _relationship(model: Any, parent: str, relationship: str) -> tuple[str, str]
 
 def _record_response(request: Request, object_name: str, record: dict[str, Any], status: int = 200) -> Response:
     headers = {"ETag": etag(record["version"])}
-    if status == 201:
-        headers["Location"] = str(request.url_for("get_record", object=object_name, id=record["id"]).path)
+    if status == 201:  # the path of get_record, built directly (url_for walks every route)
+        headers["Location"] = f"{request.scope.get('root_path', '')}/records/{object_name}/{record['id']}"
     return JSONResponse(record, status_code=status, headers=headers)
