@@ -156,6 +156,18 @@ def test_failed_logins_lock_the_name_even_for_the_right_password(guarded: tuple[
     assert user.client.get("/api/v1/me").status_code == 200  # the lock is on logins, not on API keys
 
 
+def test_failed_logins_from_one_client_across_many_names_are_limited_too(guarded: tuple[ApiOrg, ApiUser]) -> None:
+    org, user = guarded  # 2 failures per name, so 20 per client
+    client = org.client()
+    for attempt in range(20):
+        wrong = {"username": f"guess{attempt}@nowhere.test", "password": "not it at all"}
+        problem(client.post(LOGIN, json=wrong), 401, "auth.bad_credentials")
+    locked = client.post(LOGIN, json={"username": user.username, "password": PASSWORD})
+    body = problem(locked, 429, "auth.too_many_attempts")
+    assert body["detail"].startswith("too many failed logins from your address; try again in ")
+    assert int(locked.headers["retry-after"]) == body["retry_after"] > 0
+
+
 def test_a_successful_login_forgets_the_failed_ones(guarded: tuple[ApiOrg, ApiUser]) -> None:
     org, user = guarded
     client = org.client()

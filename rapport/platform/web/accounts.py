@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from rapport.platform.web.gate import Gate
 
 LOGIN_WINDOW = 15 * 60
+#: failed logins from one client may be this many times those for one name
+CLIENT_FACTOR = 10
 USER_KEYS = ("username", "name", "email", "profile", "permission_sets", "password", "active")
 
 
@@ -63,19 +65,24 @@ class Accounts:
         username, password = data.get("username"), data.get("password")
         if set(data) != {"username", "password"} or not isinstance(username, str) or not isinstance(password, str):
             raise InvalidRequest('login takes {"username": "...", "password": "..."}', code="auth.bad_login")
-        key = f"login:{username.strip().lower()}"
         limit = self.rapport.settings.login_attempts_per_15_minutes
+        # per name (one account guessed at) and, more loosely, per client (many names tried)
+        client = request.client.host if request.client else "unknown"
+        counters = ((f"login:{username.strip().lower()}", limit, f"for {username!r}"),
+                    (f"login-client:{client}", limit * CLIENT_FACTOR, "from your address"))
         limiter = self.gate.limiter
-        locked = limiter.peek(key, limit, LOGIN_WINDOW)
-        if not locked.allowed:
-            raise TooManyRequests(f"too many failed logins for {username!r}; try again in {locked.retry_after} s",
-                                  retry_after=locked.retry_after, code="auth.too_many_attempts")
+        for key, most, whose in counters:
+            locked = limiter.peek(key, most, LOGIN_WINDOW)
+            if not locked.allowed:
+                raise TooManyRequests(f"too many failed logins {whose}; try again in {locked.retry_after} s",
+                                      retry_after=locked.retry_after, code="auth.too_many_attempts")
         try:
             principal = self.users.authenticate_password(username, password)
         except Exception:
-            limiter.hit(key, limit, LOGIN_WINDOW)
+            for key, most, _ in counters:
+                limiter.hit(key, most, LOGIN_WINDOW)
             raise
-        limiter.reset(key)
+        limiter.reset(counters[0][0])  # the name's failures are forgiven; the client's stay counted
         token, csrf = self.users.create_session(principal)
         response = JSONResponse({**_me(self.rapport, principal), "csrf_token": csrf})
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
