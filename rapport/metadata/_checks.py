@@ -34,7 +34,7 @@ def semantic_problems(bundle: Bundle, field_types: Mapping[str, FieldTypeSpec]) 
     problems += _layouts(bundle)
     problems += _list_views(bundle)
     problems += _components(bundle)
-    problems += permission_problems(bundle, _object_ref)
+    problems += permission_problems(bundle, _object_ref, field_types)
     return problems
 
 

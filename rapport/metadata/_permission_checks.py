@@ -8,9 +8,10 @@ fill in its required fields that have no default.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from rapport.metadata.field_spec import FieldTypeSpec
 from rapport.metadata.model import RESERVED_FIELD_NAMES, Bundle, Component, ObjectDef
 from rapport.platform.errors import Problem, pointer
 
@@ -19,7 +20,8 @@ BUILTIN_PROFILES = ("admin", "standard")
 _NOUNS = {"profiles": "profile", "permission_sets": "permission set"}
 
 
-def permission_problems(bundle: Bundle, object_ref: Callable[..., Any]) -> Iterator[Problem]:
+def permission_problems(bundle: Bundle, object_ref: Callable[..., Any],
+                        field_types: Mapping[str, FieldTypeSpec]) -> Iterator[Problem]:
     for i, profile in enumerate(bundle.profiles):
         if profile.name in BUILTIN_PROFILES:
             yield Problem(pointer("profiles", i, "name"), "metadata.reserved_name",
@@ -27,11 +29,12 @@ def permission_problems(bundle: Bundle, object_ref: Callable[..., Any]) -> Itera
                           f"({', '.join(repr(p) for p in BUILTIN_PROFILES)}); choose another name")
     for kind, noun in _NOUNS.items():
         for i, component in enumerate(getattr(bundle, kind)):
-            yield from _grants(bundle, component, pointer(kind, i), f"{noun} {component.name!r}", object_ref)
+            yield from _grants(bundle, component, pointer(kind, i), f"{noun} {component.name!r}", object_ref,
+                               field_types)
 
 
-def _grants(bundle: Bundle, component: Component, at: str, where: str,
-            object_ref: Callable[..., Any]) -> Iterator[Problem]:
+def _grants(bundle: Bundle, component: Component, at: str, where: str, object_ref: Callable[..., Any],
+            field_types: Mapping[str, FieldTypeSpec]) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     for j, entry in enumerate(component.get("objects", ())):
         entry_at = f"{at}/objects/{j}"
@@ -63,7 +66,9 @@ def _grants(bundle: Bundle, component: Component, at: str, where: str,
             access = fields.get(field.name, default_access)
             has_default = field.default is not None or field.default_formula is not None \
                 or any(value.default for value in field.values)  # a picklist's default value
-            if field.required and access != "edit" and not has_default:
+            field_type = field_types.get(field.type)
+            required = field_type.is_required(field) if field_type is not None else field.required
+            if required and access != "edit" and not has_default:
                 where_set = f"fields/{field.name}" if field.name in fields else "default_field_access"
                 yield Problem(f"{entry_at}/{where_set}", "metadata.required_field_not_editable",
                               f"{where}: field {field.name!r} of object {name!r} is required and has no default, "

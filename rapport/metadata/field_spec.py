@@ -27,3 +27,7 @@ class FieldTypeSpec(Protocol):
     def check(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
         """Semantic problems of this field's options (``at`` is the field's JSON pointer)."""
         ...
+
+    def is_required(self, field: FieldDef) -> bool:
+        """Whether every record must have a value (``required``, or always for some types)."""
+        ...

@@ -27,6 +27,9 @@ class FakeType:
     def check(self, field: FieldDef, obj: ObjectDef, bundle: Bundle, at: str) -> Iterable[Problem]:
         return ()
 
+    def is_required(self, field: FieldDef) -> bool:
+        return field.required
+
 
 REGISTRY = {
     name: FakeType(name, defaults) for name, defaults in [

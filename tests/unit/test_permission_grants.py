@@ -258,3 +258,10 @@ def test_an_org_without_permission_sets_says_so() -> None:
     with pytest.raises(ValidationFailed) as caught:
         check_assignment(bare, "standard", ["approvals"])
     assert caught.value.message == "org 'acme' has no permission set 'approvals'; permission sets are none"
+
+
+def test_a_master_detail_field_counts_as_required_without_saying_so() -> None:
+    line = make_object("line", {"name": "deal", "label": "Deal", "type": "master_detail", "target": "deal"})
+    data = {**bundle([rep({"object": "line", "create": True, "fields": {"deal": "read"}})]),
+            "objects": [DEAL, ACCOUNT, line]}
+    assert problems(data) == [("/profiles/0/objects/0/fields/deal", "metadata.required_field_not_editable")]
