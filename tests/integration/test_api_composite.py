@@ -101,9 +101,9 @@ def test_all_or_none_rolls_everything_back_and_names_the_failed_operation(
         code: str) -> None:
     operations = [{k: existing["id"] if v == "{existing}" else v for k, v in o.items()} for o in operations]
     before = {name: stored(admin, name) for name in ("account", "contact", "deal")}
-    response = admin.client.post(URL, json={"operations": operations})
-    assert response.status_code == 400 and response.headers["content-type"] == "application/json"
-    body = response.json()
+    body = problem(admin.client.post(URL, json={"operations": operations}), 400, "composite.failed")
+    assert body["detail"].startswith(f"operation {failed} ({operations[failed]['op']} ")
+    assert body["detail"].endswith(f" [{code}]; nothing was written (all_or_none)")
     assert (body["all_or_none"], body["succeeded"]) == (True, False)
     results = body["results"]
     assert [r["status"] for r in results] == [424] * failed + [status] + [424] * (len(operations) - failed - 1)

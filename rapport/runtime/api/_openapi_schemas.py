@@ -296,10 +296,9 @@ FIXED_ROUTES: dict[str, Endpoint] = {
         ("name", "label", "permissions", "fields", "relationships"), name=STRING, label=STRING,
         permissions=PERMISSIONS, fields=array({"type": "object"}), relationships=array({"type": "object"}),
         layouts=array({"type": "object"}), list_views=array({"type": "object"})))),
-    # an all-or-none batch that failed answers 400 with the results
+    # an all-or-none batch that failed answers a 400 problem (composite.failed) with the results
     "composite": Endpoint("composite", ref("CompositeRequest"),
-                          {200: {JSON_TYPE: ref("CompositeResult")},
-                           400: {PROBLEM_TYPE: ref("Problem"), JSON_TYPE: ref("CompositeResult")}}),
+                          {200: {JSON_TYPE: ref("CompositeResult")}, 400: {PROBLEM_TYPE: ref("Problem")}}),
     "get_bundle": Endpoint("metadata", None, _reply(obj(("revision", "bundle"), revision={"type": "integer"},
                                                         bundle={"type": "object"}))),
     "plan": Endpoint("metadata", {"type": "object", "description": "A bundle (see /metadata/schemas/bundle)"},

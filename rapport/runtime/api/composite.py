@@ -13,7 +13,8 @@
 A string ``"@{ref.field}"`` is replaced by that field of the record an earlier operation
 named ``ref`` returned (the whole string keeps the value's type; inside a longer string it
 is text). With ``all_or_none`` (the default) every operation runs in one transaction: the
-first failure rolls all of them back, and the answer says which failed and why. Otherwise
+first failure rolls all of them back, and the answer is a problem (``composite.failed``)
+whose ``results`` say which failed and why. Otherwise
 each operation commits on its own, and one that refers to a failed operation fails too.
 The answer lists one result per operation, in order: ``status``, and ``record`` or ``error``.
 """
@@ -42,6 +43,14 @@ class _Halt(Exception):
     """Raised inside the all-or-none transaction to roll it back."""
 
 
+class _Failed(RapportError):
+    """An all-or-none batch that failed: a problem whose ``results`` say what became of each operation."""
+
+    code = "composite.failed"
+    status = 400
+    title = "Composite request failed"
+
+
 class _Reference(RapportError):
     code = "composite.bad_reference"
     status = 400
@@ -66,9 +75,12 @@ def composite(request: Request, body: Any) -> Response:
                         raise _Halt
         except _Halt:
             failed = len(results) - 1
+            cause = results[-1]["error"]
             results = [_rolled_back(r["ref"]) for r in results[:failed]] + [results[-1]] + \
                 [_not_run(o.get("ref"), failed) for o in operations[failed + 1:]]
-            return JSONResponse({"all_or_none": True, "succeeded": False, "results": results}, status_code=400)
+            raise _Failed(f"operation {failed} ({operations[failed]['op']} {operations[failed]['object']!r}) failed: "
+                          f"{cause['detail']} [{cause['code']}]; nothing was written (all_or_none)",
+                          details={"all_or_none": True, "succeeded": False, "results": results}) from None
         return JSONResponse({"all_or_none": True, "succeeded": True, "results": results})
     for operation in operations:
         results.append(_run(runtime.records(who), operation, done))
