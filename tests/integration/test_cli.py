@@ -259,7 +259,8 @@ def test_demo_creates_an_org_with_sample_records(rapport: Run, tmp_path: Path, b
     assert "created 8 accounts, 24 contacts and 28 deals in org 'demo'" in out
     assert "creating sample records [" in err and "100% 60/60" in err
     assert "--fields name,account.name,amount,weighted_amount,days_to_close --sort -weighted_amount" in out
-    assert "web UI" in out and "Authorization: Bearer rk_" in out
+    assert "In a browser: http://127.0.0.1:8000/ (log in as admin@demo.demo" in out
+    assert "Authorization: Bearer rk_" in out
     shown = json.loads(rapport("org", "show", "demo", "--json")[1])
     assert shown["revision"] == 1 and shown["records"] == {"account": 8, "contact": 24, "deal": 28}
     proposals = json.loads(rapport("record", "list", "--org", "demo", "deal", "--filter",

@@ -65,6 +65,10 @@ def test_demo_serves_its_org_over_http(tmp_path: Path) -> None:
         assert deals.status_code == 200 and len(deals.json()["records"]) == 5
         assert deals.headers["x-request-id"]
         assert httpx.get(f"{base}/records/deal").status_code == 401
+        site = base.removesuffix("/api/v1")
+        home = httpx.get(f"{site}/")
+        assert (home.status_code, home.headers["location"]) == (303, "/login?next=/")
+        assert '<form method="post" action="/login"' in httpx.get(f"{site}/login").text
 
 
 def test_serve_serves_every_org_of_the_deployment(settings: Settings, tmp_path: Path) -> None:

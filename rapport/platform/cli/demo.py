@@ -131,4 +131,5 @@ def _print_next_steps(ctx: Context, org: str, password: str, key: str) -> None:
     print(f"{password}, or use this API key (shown once; revoke it with `{ctx.command(f'key list --org {org}')}`):")
     print(f"  curl -H 'Authorization: Bearer {key}' '{base}/records/deal?sort=-weighted_amount&limit=5'")
     print(f"  the API document: {base}/openapi.json, readable at {base}/docs")
-    print("The web UI arrives with a later issue.")
+    print(f"In a browser: http://{host}:{port}/ (log in as {_admin_name(org)}; list views, record pages and the "
+          "admin UI arrive with a later issue)")

@@ -57,17 +57,11 @@ class Accounts:
         )
 
     # -- sessions ------------------------------------------------------------------------
-    def login(self, request: Request, body: Any) -> Response:
-        from rapport.platform.web.gate import SESSION_COOKIE
-
-        check_params(request, ())
-        data = json_object(body, "the login")
-        username, password = data.get("username"), data.get("password")
-        if set(data) != {"username", "password"} or not isinstance(username, str) or not isinstance(password, str):
-            raise InvalidRequest('login takes {"username": "...", "password": "..."}', code="auth.bad_login")
+    def sign_in(self, username: str, password: str, client: str) -> tuple[Principal, str, str]:
+        """Check a password, within the login rate limits; the principal and a new session's
+        token and CSRF token. Used by the API's login and by the login page."""
         limit = self.rapport.settings.login_attempts_per_15_minutes
         # per name (one account guessed at) and, more loosely, per client (many names tried)
-        client = request.client.host if request.client else "unknown"
         counters = ((f"login:{username.strip().lower()}", limit, f"for {username!r}"),
                     (f"login-client:{client}", limit * CLIENT_FACTOR, "from your address"))
         limiter = self.gate.limiter
@@ -84,6 +78,18 @@ class Accounts:
             raise
         limiter.reset(counters[0][0])  # the name's failures are forgiven; the client's stay counted
         token, csrf = self.users.create_session(principal)
+        return principal, token, csrf
+
+    def login(self, request: Request, body: Any) -> Response:
+        from rapport.platform.web.gate import SESSION_COOKIE
+
+        check_params(request, ())
+        data = json_object(body, "the login")
+        username, password = data.get("username"), data.get("password")
+        if set(data) != {"username", "password"} or not isinstance(username, str) or not isinstance(password, str):
+            raise InvalidRequest('login takes {"username": "...", "password": "..."}', code="auth.bad_login")
+        client = request.client.host if request.client else "unknown"
+        principal, token, csrf = self.sign_in(username, password, client)
         response = JSONResponse({**_me(self.rapport, principal), "csrf_token": csrf})
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
                             secure=request.url.scheme == "https")

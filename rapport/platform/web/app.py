@@ -21,6 +21,7 @@ from rapport.platform.errors import RapportError
 from rapport.platform.ratelimit import RateLimiter, rate_limiter_for
 from rapport.platform.web.accounts import Accounts
 from rapport.platform.web.gate import Gate
+from rapport.platform.web.pages import Pages
 from rapport.platform.web.requests_log import RequestLog
 from rapport.runtime.api.http import problem_response
 from rapport.runtime.api.routes import ROUTES, ApiRoute
@@ -39,10 +40,11 @@ class _HttpError(RapportError):
 def create_app(rapport: Rapport, *, limiter: RateLimiter | None = None, lifespan: Any = None) -> Starlette:
     # `is None`, not `or`: a MemoryRateLimiter with no keys yet has len() 0, so it is falsy
     gate = Gate(rapport, limiter if limiter is not None else rate_limiter_for(rapport.settings))
-    api_routes: tuple[ApiRoute, ...] = (*Accounts(gate).routes(), *ROUTES)
+    accounts = Accounts(gate)
+    api_routes: tuple[ApiRoute, ...] = (*accounts.routes(), *ROUTES)
     routes = [Route(r.path, gate.endpoint(r), methods=[r.method], name=r.name) for r in api_routes]
     app = Starlette(
-        routes=[Mount(API_PREFIX, routes=routes)],
+        routes=[Mount(API_PREFIX, routes=routes), *Pages(accounts).routes()],
         middleware=[Middleware(RequestLog)],
         exception_handlers={RapportError: _rapport_error, HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
