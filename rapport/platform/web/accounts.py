@@ -22,6 +22,7 @@ from rapport.platform.errors import InvalidRequest, NotFound, TooManyRequests
 from rapport.platform.users import UNSET, Principal
 from rapport.runtime.api.http import JSONResponse, check_params, json_object
 from rapport.runtime.api.routes import ApiRoute
+from rapport.platform.web.gate import end_session, set_session_cookie
 from rapport.runtime.permissions import access_for
 
 if TYPE_CHECKING:
@@ -81,8 +82,6 @@ class Accounts:
         return principal, token, csrf
 
     def login(self, request: Request, body: Any) -> Response:
-        from rapport.platform.web.gate import SESSION_COOKIE
-
         check_params(request, ())
         data = json_object(body, "the login")
         username, password = data.get("username"), data.get("password")
@@ -91,19 +90,13 @@ class Accounts:
         client = request.client.host if request.client else "unknown"
         principal, token, csrf = self.sign_in(username, password, client)
         response = JSONResponse({**_me(self.rapport, principal), "csrf_token": csrf})
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
-                            secure=request.url.scheme == "https")
+        set_session_cookie(response, request, token)
         return response
 
     def logout(self, request: Request, body: Any) -> Response:
-        from rapport.platform.web.gate import SESSION_COOKIE
-
         check_params(request, ())
-        session = request.cookies.get(SESSION_COOKIE)
-        if session is not None:
-            self.users.end_session(session)
         response = Response(status_code=204)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        end_session(self.users, request, response)
         return response
 
     def me(self, request: Request, body: Any) -> Response:

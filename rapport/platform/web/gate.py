@@ -101,6 +101,20 @@ class Gate:
                                   f"try again in {decision.retry_after} s", retry_after=decision.retry_after)
 
 
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    """The session cookie of a new login (API or login page): HttpOnly, SameSite=Lax, Secure over HTTPS."""
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
+                        secure=request.url.scheme == "https")
+
+
+def end_session(users: Any, request: Request, response: Response) -> None:
+    """End the request's session (if any) and have the browser forget its cookie."""
+    session = request.cookies.get(SESSION_COOKIE)
+    if session is not None:
+        users.end_session(session)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
 def _no_body(request: Request) -> bool:
     return "content-type" not in request.headers and request.headers.get("content-length", "0") == "0"
 

@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from rapport.admin_ui.home import home
 from rapport.admin_ui.rendering import page
 from rapport.platform.errors import Forbidden, RapportError, TooManyRequests, Unauthorized
-from rapport.platform.web.gate import SESSION_COOKIE
+from rapport.platform.web.gate import SESSION_COOKIE, end_session, set_session_cookie
 
 if TYPE_CHECKING:
     from rapport.platform.web.accounts import Accounts
@@ -69,15 +69,13 @@ class Pages:
         except (Unauthorized, TooManyRequests) as error:
             return self._login_page(request, next_path, username, _sentence(error.message), error.status)
         response = RedirectResponse(next_path, status_code=303)
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
-                            secure=request.url.scheme == "https")
+        set_session_cookie(response, request, token)
         response.delete_cookie(LOGIN_COOKIE, path="/login")
         return response
 
     def logout(self, request: Request) -> Response:
-        self.users.end_session(request.cookies.get(SESSION_COOKIE, ""))
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        end_session(self.users, request, response)
         return response
 
     def _login_page(self, request: Request, next_path: str, username: str = "", error: str | None = None,

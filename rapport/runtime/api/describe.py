@@ -14,12 +14,11 @@ from starlette.responses import Response
 
 from rapport.runtime.api.http import JSONResponse, actor, check_params, org
 from rapport.runtime.compiled import SYSTEM_FIELD_DEFS, SYSTEM_FIELDS, CompiledObject, CompiledOrg
+from rapport.runtime.records.checks import WRITABLE_SYSTEM_FIELDS
 from rapport.runtime.permissions import Access, FieldAccess, access_for
 from rapport.runtime.query.filters import condition_fields
 from rapport.runtime.query.joins import JoinPaths, PathError
 
-#: system fields a caller may set: the owner (on create, or to hand a record over)
-WRITABLE_SYSTEM_FIELDS = frozenset({"owner"})
 
 
 def list_objects(request: Request, body: Any) -> Response:
