@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rapport.admin_ui.rendering import page
+from rapport.admin_ui.routing import PageRoute
 from rapport.runtime.permissions import access_for
 from rapport.runtime.query import QuerySpec
 
@@ -29,3 +30,6 @@ def home(request: Request) -> Response:
                         "recent": [{"id": r["id"], "title": (r.get(title) if title else None) or r["id"],
                                     "updated_at": r["updated_at"]} for r in records]})
     return page(request, "home.html", objects=objects, org=runtime.name)
+
+
+ROUTES = [PageRoute("/", home)]

@@ -62,11 +62,12 @@ class MetadataService:
                 transaction.rollback()
 
     def apply(self, data: Any, *, author: str, message: str = "", confirm_data_loss: bool = False,
-              progress: Progress | None = None) -> Applied:
+              progress: Progress | None = None, expected_revision: int | None = None) -> Applied:
         bundle = load(data)
         with self.location.begin() as conn:
             return apply_bundle(conn, self.location.schema, self.settings, load, bundle, author=author,
-                                message=message, confirm_data_loss=confirm_data_loss, progress=progress)
+                                message=message, confirm_data_loss=confirm_data_loss, progress=progress,
+                                expected_revision=expected_revision)
 
     def revert(self, number: int, *, author: str, confirm_data_loss: bool = False) -> Applied:
         """Apply revision ``number``'s bundle again, through the same planner.

@@ -146,16 +146,35 @@ def test_an_invalid_bundle_is_422_with_every_problem(reader: ApiUser, path: str,
     assert reader.client.get("/api/v1/metadata").json()["revision"] == 1
 
 
+TAKES = 'apply takes {"bundle": {...}, "message": "...", "confirm_data_loss": false, "expected_revision": 4}; '
+TYPES = "'message' is a string, 'confirm_data_loss' true or false and 'expected_revision' a revision number"
+
+
 @pytest.mark.parametrize(("body", "detail"), [
-    ({}, 'apply takes {"bundle": {...}, "message": "...", "confirm_data_loss": false}; \'bundle\' is missing'),
-    ({"bundle": {}, "force": True},
-     'apply takes {"bundle": {...}, "message": "...", "confirm_data_loss": false}; unexpected \'force\''),
-    ({"bundle": {}, "message": 3}, "'message' is a string and 'confirm_data_loss' true or false"),
-    ({"bundle": {}, "confirm_data_loss": "yes"}, "'message' is a string and 'confirm_data_loss' true or false"),
+    ({}, TAKES + "'bundle' is missing"),
+    ({"bundle": {}, "force": True}, TAKES + "unexpected 'force'"),
+    ({"bundle": {}, "message": 3}, TYPES),
+    ({"bundle": {}, "confirm_data_loss": "yes"}, TYPES),
+    ({"bundle": {}, "expected_revision": "4"}, TYPES),
+    ({"bundle": {}, "expected_revision": -1}, TYPES),
 ])
 def test_apply_takes_a_bundle_a_message_and_a_confirmation(reader: ApiUser, body: dict[str, Any],
                                                            detail: str) -> None:
     problem(reader.client.post("/api/v1/metadata/apply", json=body), 400, "api.bad_body", detail)
+
+
+def test_apply_with_an_expected_revision_refuses_when_someone_applied_since(admin: ApiUser) -> None:
+    bundle = admin.client.get("/api/v1/metadata").json()
+    first = admin.client.post("/api/v1/metadata/apply", json={
+        "bundle": bundle["bundle"] | {"list_views": [{"object": "account", "name": "every_account", "label": "Every account"}]},
+        "expected_revision": bundle["revision"]})
+    assert first.status_code == 201, first.text
+    stale = admin.client.post("/api/v1/metadata/apply", json={
+        "bundle": bundle["bundle"], "expected_revision": bundle["revision"]})
+    problem(stale, 409, "schema.revision_moved",
+            f"the metadata changed since this change was planned (revision {bundle['revision']}; it is now at "
+            f"revision {bundle['revision'] + 1}): plan it again")
+    assert admin.client.get("/api/v1/metadata").json()["revision"] == bundle["revision"] + 1
 
 
 # -- describe --------------------------------------------------------------------------------

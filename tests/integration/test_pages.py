@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from tests.support.api import PASSWORD, ApiOrg, ApiUser
 from tests.support.bundles import sales_bundle
+from tests.support.pages import log_in, token_in
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
-
-
-def token_in(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
 
 
 @pytest.fixture
@@ -28,16 +21,6 @@ def acme(api_org: Callable[..., ApiOrg]) -> ApiOrg:
 @pytest.fixture
 def ann(acme: ApiOrg) -> ApiUser:
     return acme.user("standard", name="ann", password=PASSWORD)
-
-
-def log_in(acme: ApiOrg, user: ApiUser, next_path: str = "/") -> Any:
-    browser = acme.client()
-    form = browser.get(f"/login?next={next_path}")
-    answer = browser.post("/login", data={"username": user.username, "password": PASSWORD,
-                                          "csrf_token": token_in(form.text), "next": next_path},
-                          follow_redirects=False)
-    assert answer.status_code == 303, answer.text
-    return browser, answer
 
 
 def test_a_page_without_a_session_sends_the_browser_to_log_in(acme: ApiOrg) -> None:

@@ -3,12 +3,13 @@
     GET  /login    the login form (a login CSRF token in a cookie and the form: double submit)
     POST /login    sign in → a session cookie, then on to ``next`` (a path of this site)
     POST /logout   end the session (its CSRF token in the form)
-    GET  /         the home page (``rapport.admin_ui.home``)
-    /static/...    the stylesheet and the vendored htmx
+    /static/...    the stylesheet, the pages' script and the vendored htmx
+    ...            every page of ``rapport.admin_ui.routes.PAGE_ROUTES``
 
 A page needs a session: without one it sends the browser to the login page. Every form
-post carries the session's CSRF token (``csrf_token``), or is refused with 403. Errors are
-pages too, never JSON.
+post carries the session's CSRF token (``csrf_token``), or is refused with 403; a page that
+needs a system permission (the admin UI) answers 403 to anyone without it. Errors are pages
+too, never JSON.
 """
 
 from __future__ import annotations
@@ -25,17 +26,22 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from rapport.admin_ui.home import home
+from starlette.datastructures import ImmutableMultiDict
+
 from rapport.admin_ui.rendering import page
-from rapport.platform.errors import Forbidden, RapportError, TooManyRequests, Unauthorized
+from rapport.admin_ui.routes import PAGE_ROUTES
+from rapport.admin_ui.routing import PageRoute
+from rapport.platform.errors import Forbidden, PayloadTooLarge, RapportError, TooManyRequests, Unauthorized
+from rapport.runtime.permissions import access_for
 from rapport.platform.web.gate import SESSION_COOKIE, end_session, set_session_cookie
 
 if TYPE_CHECKING:
     from rapport.platform.web.accounts import Accounts
 
 LOGIN_COOKIE = "rapport_login_csrf"
-MAX_FORM_BYTES = 64_000
-PageHandler = Callable[[Request], Response]
+#: the login form is small; a signed-in user's forms may be as big as an API request body
+LOGIN_FORM_BYTES = 64_000
+Form = ImmutableMultiDict[str, str]
 
 
 class Pages:
@@ -46,11 +52,11 @@ class Pages:
 
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/", self.signed_in(home), methods=["GET"], name="home"),
             Route("/login", self.login_form, methods=["GET"], name="login"),
             Route("/login", self.login, methods=["POST"]),
-            Route("/logout", self.signed_in(self.logout), methods=["POST"], name="logout"),
+            Route("/logout", self.signed_in(PageRoute("/logout", self.logout)), methods=["POST"], name="logout"),
             Mount("/static", StaticFiles(packages=[("rapport.admin_ui", "static")]), name="static"),
+            *(Route(r.path, self.signed_in(r), methods=list(r.methods)) for r in PAGE_ROUTES),
         ]
 
     # -- signing in and out --------------------------------------------------------------
@@ -58,7 +64,10 @@ class Pages:
         return self._login_page(request, next_path=_local(request.query_params.get("next", "/")))
 
     async def login(self, request: Request) -> Response:
-        form = await _form(request)
+        try:
+            form = await _form(request, LOGIN_FORM_BYTES)
+        except PayloadTooLarge as error:
+            return self._login_page(request, "/", "", _sentence(error.message), error.status)
         next_path = _local(form.get("next", "/"))
         username, password = form.get("username", ""), form.get("password", "")
         if not _same(form.get("csrf_token", ""), request.cookies.get(LOGIN_COOKIE, "")):
@@ -88,23 +97,25 @@ class Pages:
         return response
 
     # -- pages of a signed-in user -------------------------------------------------------
-    def signed_in(self, handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
-        """``handler`` behind the session check (and, for a form post, the CSRF check)."""
+    def signed_in(self, route: PageRoute) -> Callable[[Request], Awaitable[Response]]:
+        """``route``'s handler behind the session check, the CSRF check of a form post, and
+        the check of the system permission the page needs."""
 
         async def endpoint(request: Request) -> Response:
-            form = await _form(request) if request.method == "POST" else {}
             try:
-                return await run_in_threadpool(self._run, handler, request, form)
+                form = await _form(request, self.rapport.settings.max_body_bytes) \
+                    if request.method == "POST" else Form()
+                return await run_in_threadpool(self._run, route, request, form)
             except Unauthorized:
                 return RedirectResponse(f"/login?next={quote(_local(request.url.path))}", status_code=303)
             except RapportError as error:
                 return page(request, "error.html", status=error.status, title=error.title,
                             detail=_sentence(error.message))
 
-        endpoint.__name__ = handler.__name__
+        endpoint.__name__ = route.handler.__name__
         return endpoint
 
-    def _run(self, handler: PageHandler, request: Request, form: dict[str, str]) -> Response:
+    def _run(self, route: PageRoute, request: Request, form: Form) -> Response:
         session = request.cookies.get(SESSION_COOKIE)
         if session is None:
             raise Unauthorized("log in first", code="auth.required")
@@ -112,19 +123,22 @@ class Pages:
         state = request.state
         state.principal, state.csrf_token = principal, csrf
         state.org, state.actor = self.rapport.runtime_of(principal.org), principal.actor
+        state.form = form
         if request.method == "POST" and not _same(form.get("csrf_token", ""), csrf):
             raise Forbidden("the form was not sent from a page of this site (its CSRF token is missing or "
                             "stale); go back, reload the page and try again", code="auth.csrf_failed")
-        return handler(request)
+        if route.needs is not None:
+            access_for(state.org.model(), state.actor).require_system(route.needs)
+        return route.handler(request)
 
 
-async def _form(request: Request) -> dict[str, str]:
-    """The posted form's text fields (at most ``MAX_FORM_BYTES``; files are not taken)."""
+async def _form(request: Request, max_bytes: int) -> Form:
+    """The posted form's text fields (files are not taken), or 413 above ``max_bytes``."""
     declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        return {}
-    form = await request.form(max_files=0, max_fields=200)
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"the form is larger than {max_bytes} bytes")
+    form = await request.form(max_files=0, max_fields=2000)
+    return Form([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
 
 
 def _same(given: str, expected: str) -> bool:

@@ -304,7 +304,8 @@ FIXED_ROUTES: dict[str, Endpoint] = {
     "plan": Endpoint("metadata", {"type": "object", "description": "A bundle (see /metadata/schemas/bundle)"},
                      _reply(ref("Plan"))),
     "apply": Endpoint("metadata", obj(("bundle",), closed=True, bundle={"type": "object"}, message=STRING,
-                                      confirm_data_loss={"type": "boolean", "default": False}),
+                                      confirm_data_loss={"type": "boolean", "default": False},
+                                      expected_revision={"type": "integer", "minimum": 0}),
                       {status: {JSON_TYPE: obj(("revision", "changed", "plan"), revision={"type": "integer"},
                                                changed={"type": "boolean"}, plan=ref("Plan"))}
                        for status in (200, 201)}),

@@ -66,17 +66,20 @@ def plan(request: Request, body: Any) -> Response:
 def apply(request: Request, body: Any) -> Response:
     body = json_object(body, "the request")
     check_params(request, ())
-    unknown = sorted(set(body) - {"bundle", "message", "confirm_data_loss"})
+    unknown = sorted(set(body) - {"bundle", "message", "confirm_data_loss", "expected_revision"})
     if unknown or "bundle" not in body:
         problem = f"unexpected {', '.join(map(repr, unknown))}" if unknown else "'bundle' is missing"
-        raise InvalidRequest('apply takes {"bundle": {...}, "message": "...", "confirm_data_loss": false}; '
-                             + problem, code="api.bad_body")
+        raise InvalidRequest('apply takes {"bundle": {...}, "message": "...", "confirm_data_loss": false, '
+                             '"expected_revision": 4}; ' + problem, code="api.bad_body")
     message, confirm = body.get("message", ""), body.get("confirm_data_loss", False)
-    if not isinstance(message, str) or not isinstance(confirm, bool):
-        raise InvalidRequest("'message' is a string and 'confirm_data_loss' true or false", code="api.bad_body")
+    expected = body.get("expected_revision")
+    if not isinstance(message, str) or not isinstance(confirm, bool) or not (
+            expected is None or (type(expected) is int and expected >= 0)):
+        raise InvalidRequest("'message' is a string, 'confirm_data_loss' true or false and 'expected_revision' "
+                             "a revision number", code="api.bad_body")
     runtime = _admin(request)
     applied = runtime.metadata.apply(body["bundle"], author=actor(request).name, message=message,
-                                     confirm_data_loss=confirm)
+                                     confirm_data_loss=confirm, expected_revision=expected)
     revision = applied.revision.number if applied.revision else runtime.metadata.revisions()[-1].number
     return JSONResponse({"revision": revision, "changed": applied.revision is not None,
                          "plan": applied.plan.to_dict()}, status_code=201 if applied.revision else 200)

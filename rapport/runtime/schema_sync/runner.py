@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from rapport.metadata.diff import diff
 from rapport.metadata.model import EMPTY_BUNDLE, Bundle
 from rapport.metadata.revisions import Revision, add_revision, current_number, get_revision
-from rapport.platform.errors import ConfirmationRequired, ConversionRefused, Problem
+from rapport.platform.errors import ConfirmationRequired, Conflict, ConversionRefused, Problem
 from rapport.platform.settings import Settings
 from rapport.runtime.revision_lock import lock_for_change
 from rapport.runtime.schema_sync.planner import Plan, rename_problems, steps_for
@@ -93,8 +93,13 @@ def preview(conn: Connection, schema: str | None, settings: Settings, load: Bund
 
 def apply_bundle(conn: Connection, schema: str | None, settings: Settings, load: BundleLoader, new: Bundle,
                  *, author: str, message: str, confirm_data_loss: bool,
-                 progress: Progress | None = None) -> Applied:
+                 progress: Progress | None = None, expected_revision: int | None = None) -> Applied:
+    """Apply ``new``; with ``expected_revision``, only if the org is still at that revision
+    (a change previewed on revision 4 is not applied over someone else's revision 5)."""
     lock_for_change(conn, schema)
+    if expected_revision is not None and (current := current_number(conn)) != expected_revision:
+        raise Conflict(f"the metadata changed since this change was planned (revision {expected_revision}; "
+                       f"it is now at revision {current}): plan it again", code="schema.revision_moved")
     plan = run_plan(conn, schema, settings, current_bundle(conn, load), new, progress)
     check_plan(plan, confirm_data_loss)
     if plan.is_empty:

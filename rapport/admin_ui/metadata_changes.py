@@ -1,0 +1,92 @@
+"""Every metadata change of the admin UI goes through one plan preview before it is applied.
+
+An editor page (object manager, layout editor, …) builds the org's whole bundle as it would
+be after the admin's change and answers :func:`propose`: the preview page lists the typed
+changes and the steps, each marked safe / converting / data-losing with the rows it touches,
+and what the planner refuses. The bundle travels in the preview's form with the revision it
+was planned on; ``POST /admin/apply`` applies it only if the org is still at that revision,
+and data-losing steps only with the admin's explicit confirmation.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from rapport.admin_ui.rendering import page, redirect
+from rapport.admin_ui.routing import PageRoute
+from rapport.platform.errors import RapportError
+from rapport.runtime.schema_sync.planner import Plan
+
+ADMIN = "manage_metadata"
+
+
+def current_bundle(request: Request) -> dict[str, Any]:
+    """The org's bundle as JSON data, for an editor to change and :func:`propose`."""
+    return request.state.org.metadata.bundle().to_dict()
+
+
+def current_revision(request: Request) -> int:
+    revisions = request.state.org.metadata.revisions()
+    return revisions[-1].number if revisions else 0
+
+
+def propose(request: Request, bundle: dict[str, Any], *, summary: str, back: str,
+            revision: int | None = None) -> Response:
+    """The plan preview page of changing the org's metadata to ``bundle``.
+
+    ``summary`` says what the admin asked for ("Add field 'Amount' to Deal"); ``back`` is
+    the editor page to return to (Cancel) and to go on to once applied.
+    """
+    base = current_revision(request) if revision is None else revision
+    try:
+        plan = request.state.org.metadata.plan(bundle)
+    except RapportError as error:
+        return _preview(request, bundle, summary, back, base, None, error, status=error.status)
+    return _preview(request, bundle, summary, back, base, plan, None)
+
+
+def apply(request: Request) -> Response:
+    form = request.state.form
+    summary, back = form.get("summary", "Change metadata"), _local(form.get("back", "/admin"))
+    try:
+        bundle = json.loads(form.get("bundle", ""))
+        base = int(form.get("revision", ""))
+    except ValueError:
+        return page(request, "error.html", status=400, title="Bad request",
+                    detail="The change to apply is missing or damaged; start again from the editor.")
+    runtime, actor = request.state.org, request.state.actor
+    try:
+        applied = runtime.metadata.apply(bundle, author=actor.name, message=form.get("message") or summary,
+                                         confirm_data_loss=form.get("confirm_data_loss") == "yes",
+                                         expected_revision=base)
+    except RapportError as error:
+        try:
+            plan: Plan | None = runtime.metadata.plan(bundle)
+        except RapportError:
+            plan = None
+        return _preview(request, bundle, summary, back, current_revision(request), plan, error,
+                        status=error.status)
+    if applied.revision is None:
+        return redirect(request, back, "Nothing changed: the metadata already was like this.")
+    return redirect(request, back, f"Applied as revision {applied.revision.number}: {summary}.")
+
+
+def _preview(request: Request, bundle: dict[str, Any], summary: str, back: str, revision: int,
+             plan: Plan | None, error: RapportError | None, status: int = 200) -> Response:
+    steps = plan.step_dicts() if plan is not None else []
+    return page(request, "admin/plan.html", status=status, summary=summary, back=back, revision=revision,
+                bundle=json.dumps(bundle, separators=(",", ":")), error=error,
+                changes=[c.describe() for c in plan.changes] if plan is not None else [],
+                steps=steps, refusals=plan.refusals if plan is not None else [],
+                data_losing=bool(plan and plan.data_losing))
+
+
+def _local(path: str) -> str:
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/admin"
+
+
+ROUTES = [PageRoute("/admin/apply", apply, methods=("POST",), needs=ADMIN)]
