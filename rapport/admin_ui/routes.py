@@ -7,9 +7,11 @@ patterns (``/o/{object}/{id}``).
 from __future__ import annotations
 
 from rapport.admin_ui import home, metadata_changes
+from rapport.admin_ui.records import search_page
 from rapport.admin_ui.routing import PageRoute
 
 PAGE_ROUTES: list[PageRoute] = [
     *home.ROUTES,
     *metadata_changes.ROUTES,
+    *search_page.ROUTES,
 ]

@@ -220,6 +220,13 @@ FIXED_SCHEMAS: dict[str, dict[str, Any]] = {
               org=obj(("id", "name", "label", "created_at"), id=STRING, name=STRING, label=STRING,
                       created_at=TIMESTAMP),
               system_permissions=array(STRING)),
+    "FieldChange": obj(("id", "field", "old_value", "new_value", "changed_at", "changed_by"),
+                       id=STRING, field={"type": "string", "description": "The name of the field that changed"},
+                       old_value={"description": "The field's value before the change, as records carry it"},
+                       new_value={"description": "The field's value after the change"},
+                       changed_at=TIMESTAMP, changed_by={"type": "string", "description": "The id of who changed it"}),
+    "FieldHistory": obj(("changes", "next_cursor"), changes=array(ref("FieldChange")),
+                        next_cursor={"type": ["string", "null"], "description": "Pass as 'cursor' for older changes"}),
     "Plan": obj(("changes", "steps"), changes=array({"type": "object"}), steps=array({"type": "object"}),
                 data_losing={"type": "integer"}, refused=array({})),
 }
@@ -261,6 +268,8 @@ class Endpoint:
     request: dict[str, Any] | None = None
     responses: Responses = field(default_factory=lambda: {200: {JSON_TYPE: {"type": "object"}}})
     body_required: bool = True
+    #: query parameters: (name, schema, required)
+    query: tuple[tuple[str, dict[str, Any], bool], ...] = ()
 
 
 def unknown_endpoint(path: str, takes_body: bool) -> Endpoint:
@@ -296,6 +305,12 @@ FIXED_ROUTES: dict[str, Endpoint] = {
         ("name", "label", "permissions", "fields", "relationships"), name=STRING, label=STRING,
         permissions=PERMISSIONS, fields=array({"type": "object"}), relationships=array({"type": "object"}),
         layouts=array({"type": "object"}), list_views=array({"type": "object"})))),
+    "search_records": Endpoint("search", None, _reply(obj(("results",), results=array(obj(
+        ("object", "label", "name_field", "records", "more"), object=STRING, label=STRING,
+        name_field={"type": ["string", "null"]}, records=array({"type": "object"}), more={"type": "boolean"})))),
+        query=(("q", {"type": "string", "minLength": 2, "maxLength": 100}, True),
+               ("objects", {"type": "string", "description": "comma-separated object names"}, False),
+               ("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 5}, False))),
     # an all-or-none batch that failed answers a 400 problem (composite.failed) with the results
     "composite": Endpoint("composite", ref("CompositeRequest"),
                           {200: {JSON_TYPE: ref("CompositeResult")}, 400: {PROBLEM_TYPE: ref("Problem")}}),
@@ -325,6 +340,7 @@ FIXED_TAGS = {
     "users": "The org's users and API keys (needs manage_users)",
     "describe": "The objects and fields you may use, and what you may do with them",
     "composite": "Up to 200 record operations in one request",
+    "search": "Search the records of every searchable object",
     "metadata": "The org's metadata: read, plan, apply, revisions (needs manage_metadata)",
     "documentation": "This document",
 }

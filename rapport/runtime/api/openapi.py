@@ -120,6 +120,8 @@ def _fixed_operation(route: ApiRoute, readable: dict[str, CompiledObject]) -> di
         if name == "object":
             schema = {"type": "string", "enum": sorted(readable)}
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    parameters += [{"name": name, "in": "query", "required": required, "schema": schema}
+                   for name, schema, required in endpoint.query]
     body = None
     if endpoint.request is not None:
         body = {"required": endpoint.body_required, "content": {JSON_TYPE: {"schema": endpoint.request}}}
@@ -234,9 +236,15 @@ def _related(o: CompiledObject, ctx: _Context) -> Parts:
     return [({}, {"parameters": [ID, relationship, *LIST], "responses": {"200": _json(record_page(item))}})]
 
 
+def _history(o: CompiledObject, ctx: _Context) -> Parts:
+    """The changes of the fields the caller may read, newest first (none if nothing is tracked)."""
+    page = [{"$ref": f"#/components/parameters/{p}"} for p in ("limit", "cursor")]
+    return [({}, {"parameters": [ID, *page], "responses": {"200": _json(ref("FieldHistory"))}})]
+
+
 RECORD_OPERATIONS: dict[str, Callable[[CompiledObject, _Context], Parts]] = {
     "list_records": _list, "create_record": _create, "get_record": _get, "update_record": _update,
-    "delete_record": _delete, "upsert_record": _upsert, "related_records": _related,
+    "delete_record": _delete, "upsert_record": _upsert, "related_records": _related, "record_history": _history,
 }
 
 

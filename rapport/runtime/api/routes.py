@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rapport.runtime.api import composite, describe, metadata, openapi, records
+from rapport.runtime.api import composite, describe, metadata, openapi, records, search
 
 Handler = Callable[[Request, Any], Response]
 
@@ -53,6 +53,9 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("/records/{object}/{id}", "DELETE", records.delete_record, "Delete a record"),
     ApiRoute("/records/{object}/{id}/related/{relationship}", "GET", records.related_records,
              "A record's related records through a relationship"),
+    ApiRoute("/records/{object}/{id}/history", "GET", records.record_history,
+             "A record's field history, newest first"),
+    ApiRoute("/search", "GET", search.search_records, "Search the records of every searchable object"),
     ApiRoute("/composite", "POST", composite.composite, "Up to 200 record operations, all-or-none or independent"),
     ApiRoute("/metadata", "GET", metadata.get_bundle, "The org's metadata bundle and revision"),
     ApiRoute("/metadata/plan", "POST", metadata.plan, "What applying a bundle would change (changes nothing)"),

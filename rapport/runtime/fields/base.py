@@ -172,7 +172,10 @@ class FieldType:
         return value is None or value == ""
 
     def coerce_operand(self, op: str, value: Any, field: FieldDef) -> Any:
-        """Coerce a filter operand: lists for in/not_in, a bool for is_null."""
+        """Coerce a filter operand: lists for in/not_in, a bool for is_null; a part of a value
+        (contains, starts_with) is any text, not checked as a whole value would be."""
+        if op in TEXT_OPERATORS:
+            return operand_text(op, value)
         if op in LIST_OPERATORS:
             if not isinstance(value, (list, tuple)) or not value:
                 raise FieldValueError("query.bad_operand", f"operator '{op}' takes a non-empty list of values")
@@ -205,6 +208,13 @@ class FieldType:
     def sequence_number(self, field: FieldDef, value: Any) -> int | None:
         """The sequence number a generated value was made from (to continue after it)."""
         return None
+
+
+def operand_text(op: str, value: Any) -> str:
+    """The text operand of ``contains`` / ``starts_with``."""
+    if not isinstance(value, str) or not value:
+        raise FieldValueError("query.bad_operand", f"operator '{op}' takes a non-empty text value")
+    return check_text(value)
 
 
 def check_text(text: str) -> str:

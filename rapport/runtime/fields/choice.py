@@ -11,7 +11,7 @@ from rapport.metadata.model import Bundle, FieldDef, ObjectDef
 from rapport.platform.errors import Problem
 from rapport.runtime.fields.base import (
     EQUALITY_OPERATORS, ORDER_OPERATORS, TEXT_OPERATORS, Converted, FieldType, FieldValueError,
-    check_text, describe_value, or_null,
+    check_text, describe_value, operand_text, or_null,
 )
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
@@ -134,7 +134,7 @@ class PicklistType(FieldType):
     def coerce_operand(self, op: str, value: Any, field: FieldDef) -> Any:
         """Filters may name any value, inactive ones included: records may still hold them."""
         if op in ("contains", "starts_with") or not field.restricted:
-            return super().coerce_operand(op, value, field) if op in ("in", "not_in") else _operand_text(op, value)
+            return super().coerce_operand(op, value, field) if op in ("in", "not_in") else operand_text(op, value)
         values = value if op in ("in", "not_in") else [value]
         if not isinstance(values, (list, tuple)) or not values:
             raise FieldValueError("query.bad_operand", f"operator '{op}' takes a non-empty list of values")
@@ -161,12 +161,6 @@ class PicklistType(FieldType):
         if not new.restricted:
             return False
         return not old.restricted or not set(old.picklist_value_names()) <= set(new.picklist_value_names())
-
-
-def _operand_text(op: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise FieldValueError("query.bad_operand", f"operator '{op}' takes a non-empty text value")
-    return check_text(value)
 
 
 def _includes(column: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[bool]:
