@@ -1,13 +1,14 @@
 """The scenarios, in the order they run (the query and schema scenarios reuse the deals the
-bulk scenario writes; the formula scenarios and the API one make orgs of their own). Each module has
-``TITLE`` and ``run(bench) -> list[Result]``."""
+bulk scenario writes; the formula scenarios, the API one and the pages one make orgs of their
+own). Each module has ``TITLE`` and ``run(bench) -> list[Result]``."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
 from benchmarks.scenarios import (
-    add_field, api_throughput, bulk_create, formula_query, formula_rule, list_query, single_create, wide_org,
+    add_field, api_throughput, bulk_create, formula_query, formula_rule, list_query, page_time, single_create,
+    wide_org,
 )
 
 SCENARIOS: dict[str, ModuleType] = {
@@ -19,4 +20,5 @@ SCENARIOS: dict[str, ModuleType] = {
     "formula-rule": formula_rule,
     "formula-query": formula_query,
     "api": api_throughput,
+    "pages": page_time,
 }

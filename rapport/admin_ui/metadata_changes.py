@@ -6,6 +6,10 @@ changes and the steps, each marked safe / converting / data-losing with the rows
 and what the planner refuses. The bundle travels in the preview's form with the revision it
 was planned on; ``POST /admin/apply`` applies it only if the org is still at that revision,
 and data-losing steps only with the admin's explicit confirmation.
+
+A revert is previewed and applied by revision number instead (:func:`propose_revert`,
+:func:`apply_revert`): reverting undoes later renames as renames, which the plain bundle of
+the earlier revision cannot say, so the preview asks the service for the revert's own plan.
 """
 
 from __future__ import annotations
@@ -75,11 +79,61 @@ def apply(request: Request) -> Response:
     return redirect(request, back, f"Applied as revision {applied.revision.number}: {summary}.")
 
 
-def _preview(request: Request, bundle: dict[str, Any], summary: str, back: str, revision: int,
-             plan: Plan | None, error: RapportError | None, status: int = 200) -> Response:
+def propose_revert(request: Request, number: int, *, back: str) -> Response:
+    """The plan preview of reverting the org's metadata to revision ``number``; its form
+    posts to ``/admin/revisions/{number}/revert`` (:func:`apply_revert`)."""
+    base = current_revision(request)
+    try:
+        plan = request.state.org.metadata.plan_revert(number)
+    except RapportError as error:
+        return _preview(request, None, _revert_summary(number), back, base, None, error, status=error.status,
+                        action=revert_url(number))
+    return _preview(request, None, _revert_summary(number), back, base, plan, None, action=revert_url(number))
+
+
+def apply_revert(request: Request, number: int) -> Response:
+    """Revert to revision ``number`` if the org is still at the revision the preview was
+    planned on (and with the confirmation, if data would be lost); else the preview again
+    with what went wrong."""
+    form = request.state.form
+    summary, back = _revert_summary(number), _local(form.get("back", "/admin/revisions"))
+    try:
+        base = int(form.get("revision", ""))
+    except ValueError:
+        return page(request, "error.html", status=400, title="Bad request",
+                    detail="The revert to apply is missing the revision it was planned on; preview it again.")
+    runtime, actor = request.state.org, request.state.actor
+    try:
+        applied = runtime.metadata.revert(number, author=actor.name, message=form.get("message") or summary,
+                                          confirm_data_loss=form.get("confirm_data_loss") == "yes",
+                                          expected_revision=base)
+    except RapportError as error:
+        try:
+            plan: Plan | None = runtime.metadata.plan_revert(number)
+        except RapportError:
+            plan = None
+        return _preview(request, None, summary, back, current_revision(request), plan, error,
+                        status=error.status, action=revert_url(number))
+    if applied.revision is None:
+        return redirect(request, back, f"Nothing changed: the metadata already was as in revision {number}.")
+    return redirect(request, back, f"Applied as revision {applied.revision.number}: {summary}.")
+
+
+def revert_url(number: int) -> str:
+    return f"/admin/revisions/{number}/revert"
+
+
+def _revert_summary(number: int) -> str:
+    return f"Revert the metadata to revision {number}"
+
+
+def _preview(request: Request, bundle: dict[str, Any] | None, summary: str, back: str, revision: int,
+             plan: Plan | None, error: RapportError | None, status: int = 200,
+             action: str = "/admin/apply") -> Response:
     steps = plan.step_dicts() if plan is not None else []
     return page(request, "admin/plan.html", status=status, summary=summary, back=back, revision=revision,
-                bundle=json.dumps(bundle, separators=(",", ":")), error=error,
+                action=action, bundle=json.dumps(bundle, separators=(",", ":")) if bundle is not None else None,
+                error=error,
                 changes=[c.describe() for c in plan.changes] if plan is not None else [],
                 steps=steps, refusals=plan.refusals if plan is not None else [],
                 data_losing=bool(plan and plan.data_losing))

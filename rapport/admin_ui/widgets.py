@@ -226,7 +226,7 @@ class UrlWidget(Widget):
 class LookupWidget(Widget):
     """A lookup: a search box for the record's title (type-ahead from ``/o/<target>/lookup``)
     and a hidden input with the chosen record's id. Without a script, a typed title that
-    names exactly one record is taken (see ``records_forms.resolve_lookups``)."""
+    names exactly one record is taken (see ``records.lookup.resolve_title``)."""
 
     name = "lookup"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from rapport.platform.tables import trash
 from rapport.runtime.loading import load
 from rapport.runtime.revision_lock import lock_for_change
 from rapport.runtime.schema_sync.planner import Plan
-from rapport.runtime.schema_sync.renames import renames_in, with_inverse_renames
+from rapport.runtime.schema_sync.renames import Rename, renames_in, with_inverse_renames
 from rapport.runtime.schema_sync.restore import Restore, trash_entry
 from rapport.runtime.schema_sync.runner import Applied, apply_bundle, current_bundle, preview
 from rapport.runtime.schema_sync.steps import Progress
@@ -69,18 +70,37 @@ class MetadataService:
                                 message=message, confirm_data_loss=confirm_data_loss, progress=progress,
                                 expected_revision=expected_revision)
 
-    def revert(self, number: int, *, author: str, confirm_data_loss: bool = False) -> Applied:
+    def revision_changes(self, number: int) -> list[Change]:
+        """The changes revision ``number`` made (the diff from the revision before it), with
+        the renames it applied shown as renames, not as a delete and an add."""
+        with self.location.read() as conn:
+            revision = get_revision(conn, number)
+            before = load(get_revision(conn, number - 1).bundle) if number > 1 else Bundle()
+        return diff(before, _marked_with_renames(load(revision.bundle), list(renames_in([revision]))))
+
+    def plan_revert(self, number: int) -> Plan:
+        """What :meth:`revert` to revision ``number`` would do: the same bundle, planned in a
+        dry run that is always rolled back."""
+        return self.plan(self._revert_bundle(number))
+
+    def revert(self, number: int, *, author: str, confirm_data_loss: bool = False, message: str | None = None,
+               expected_revision: int | None = None) -> Applied:
         """Apply revision ``number``'s bundle again, through the same planner.
 
         Renames made since then are undone as renames (the data stays), not as a delete and
-        an add.
+        an add. With ``expected_revision``, only if the org is still at that revision (a
+        revert previewed on revision 4 is not applied over someone else's revision 5).
         """
+        return self.apply(self._revert_bundle(number), author=author,
+                          message=message or f"revert to revision {number}",
+                          confirm_data_loss=confirm_data_loss, expected_revision=expected_revision)
+
+    def _revert_bundle(self, number: int) -> Bundle:
+        """Revision ``number``'s bundle, marked to undo the renames made since as renames."""
         with self.location.read() as conn:
             target = load(get_revision(conn, number).bundle)
             later = [get_revision(conn, n) for n in range(number + 1, current_number(conn) + 1)]
-        bundle = with_inverse_renames(target, list(renames_in(later)))
-        return self.apply(bundle, author=author, message=f"revert to revision {number}",
-                          confirm_data_loss=confirm_data_loss)
+        return with_inverse_renames(target, list(renames_in(later)))
 
     # -- moved-aside data --------------------------------------------------------------
     def trash(self) -> list[dict[str, Any]]:
@@ -115,6 +135,18 @@ class MetadataService:
                 conn.execute(trash.delete().where(trash.c.id == row["id"]))
                 purged.append(row["id"])
         return purged
+
+
+def _marked_with_renames(bundle: Bundle, renames: list[Rename]) -> Bundle:
+    """``bundle`` (a revision's) with ``renamed_from`` hints for the renames that revision
+    applied (each object and field is renamed at most once in one apply)."""
+    objects = {r.new: r.old for r in renames if r.field is None}
+    fields = {(r.object, r.new): r.old for r in renames if r.field is not None}
+    marked = tuple(
+        replace(obj, renamed_from=objects.get(obj.name),
+                fields=tuple(replace(f, renamed_from=fields.get((obj.name, f.name))) for f in obj.fields))
+        for obj in bundle.objects)
+    return replace(bundle, objects=marked)
 
 
 def _trash_dict(row: Any) -> dict[str, Any]:

@@ -74,3 +74,87 @@
     }
   });
 })();
+
+// List pages (templates/records/list.html): a select marked data-autosubmit (the list view)
+// submits its form on change. In a filter row, choosing another field asks the page again for
+// that field's conditions and value input (the old ones no longer fit, so they are not sent);
+// choosing another condition asks again for the value input that fits it, keeping the value
+// unless the change is to or from "is empty", which takes yes/no instead.
+(function () {
+  "use strict";
+
+  function drop(row, selector) {
+    row.querySelectorAll(selector).forEach(function (control) { control.disabled = true; });
+  }
+
+  document.addEventListener("change", function (event) {
+    const target = event.target;
+    if (!target.form) return;
+    if (target.matches("[data-autosubmit]")) { target.form.requestSubmit(); return; }
+    const row = target.closest("[data-filter-row]");
+    if (!row) return;
+    if (target.matches("[data-filter-field]")) {
+      drop(row, "[data-filter-op], [data-filter-value]");
+    } else if (target.matches("[data-filter-op]")) {
+      if ((target.dataset.op === "is_null") !== (target.value === "is_null")) drop(row, "[data-filter-value]");
+    } else {
+      return;
+    }
+    target.form.requestSubmit();
+  });
+})();
+
+// Copy buttons: <button data-copy="ID" hidden> copies the value of the input with that id
+// (a new API key's secret). The button is hidden until this script shows it, so a page
+// without JavaScript offers only the selectable text.
+(function () {
+  "use strict";
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!navigator.clipboard) return;
+    document.querySelectorAll("button[data-copy]").forEach(function (button) { button.hidden = false; });
+  });
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("button[data-copy]");
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copy);
+    navigator.clipboard.writeText(source.value).then(function () {
+      button.textContent = "Copied";
+      source.select();
+    });
+  });
+})();
+
+// API names from labels (Setup's object and field editors): an input marked
+// data-name-from="<id of the label input>" follows that label as a snake_case suggestion
+// ("Close date" → close_date) until the admin types a name of their own; emptying the name
+// makes it follow the label again. The server makes the same suggestion for an empty name.
+(function () {
+  "use strict";
+
+  function suggest(label) {
+    return label.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9]+/g, "_").replace(/^[^a-z]+/, "").slice(0, 40).replace(/^_+|_+$/g, "");
+  }
+
+  document.addEventListener("input", function (event) {
+    const target = event.target;
+    if (target.matches("[data-name-from]")) {
+      target.dataset.typed = target.value ? "true" : "";
+      return;
+    }
+    if (!target.id) return;
+    document.querySelectorAll('[data-name-from="' + target.id + '"]').forEach(function (name) {
+      if (!name.dataset.typed) name.value = suggest(target.value);
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    // a name already there (the form shown again after an error) is the admin's own
+    document.querySelectorAll("[data-name-from]").forEach(function (name) {
+      const label = document.getElementById(name.dataset.nameFrom);
+      if (name.value && (!label || name.value !== suggest(label.value))) name.dataset.typed = "true";
+    });
+  });
+})();

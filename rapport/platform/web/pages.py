@@ -137,7 +137,7 @@ async def _form(request: Request, max_bytes: int) -> Form:
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"the form is larger than {max_bytes} bytes")
-    form = await request.form(max_files=0, max_fields=2000)
+    form = await request.form(max_files=0, max_fields=20_000)
     return Form([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
 
 

@@ -7,6 +7,7 @@
     DELETE /records/{object}/{id}                  delete (If-Match)              → 204, or 412
     PUT    /records/{object}/by/{field}/{value}    upsert by external id          → 201 or 200
     GET    /records/{object}/{id}/related/{name}   the records of a related list (same parameters as list)
+    GET    /records/{object}/{id}/history          field history, newest first (limit, cursor)
 """
 
 from __future__ import annotations
@@ -100,6 +101,15 @@ def related_records(request: Request, body: Any) -> Response:
         child, field = _relationship(tx.model, name, relationship)
         spec = _spec(request, child, {"field": field, "op": "eq", "value": record_id})
         return _page(request, spec, tx)
+
+
+def record_history(request: Request, body: Any) -> Response:
+    """The record's tracked field changes the caller may see, newest first, a page at a time."""
+    params = check_params(request, ("limit", "cursor"))
+    name, record_id = request.path_params["object"], request.path_params["id"]
+    page = org(request).records(actor(request)).history(name, record_id, limit=int_param(params, "limit"),
+                                                        cursor=params.get("cursor"))
+    return JSONResponse({"changes": page.changes, "next_cursor": page.next_cursor})
 
 
 def _relationship(model: Any, parent: str, relationship: str) -> tuple[str, str]:

@@ -5,7 +5,8 @@ here, in the order of ARCHITECTURE.md: load and version-check the prior row, coe
 through the field-type registry, defaults and autonumbers, before-save hooks, system
 validation then validation hooks (every error of every record collected), write plus
 field history, after-save and workflow hooks, commit, after-commit hooks. One
-transaction: a failed write leaves no trace.
+transaction: a failed write leaves no trace. Reads of one record (``get``) and of its
+field history (``history``) check the same object, field and sharing permissions.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from rapport.runtime.permissions import Access, access_for
 from rapport.runtime.records import checks, formulas, rollups
 from rapport.runtime.records.deletion import delete_rows, undelete_row
 from rapport.platform.tables import history
-from rapport.runtime.records.history import history_rows
+from rapport.runtime.records.history import HistoryPage, history_page_size, history_rows, read_history
 from rapport.runtime.records.hooks import HookPoint, SaveContext
 from rapport.runtime.records.serialize import serializer
 from rapport.runtime.sequences import Sequences, sequence_key
@@ -54,20 +55,55 @@ class RecordService:
         with self.runtime.reading(self._tx) as tx:
             obj = tx.model.object(object_name)
             access = self._access(tx)
-            access.require(obj.name, "read")
-            _check_id(obj, record_id)
-            where = [obj.table.c.id == record_id]
-            if "is_deleted" in obj.table.c and not include_deleted:
-                where.append(obj.table.c.is_deleted == sa.false())
-            visible = access.visible(tx.model, obj, obj.table)
-            if visible is not None:
-                where.append(visible)
+            where = self._readable(tx, obj, access, record_id, include_deleted)
             found = formulas.record_with_formulas(tx, obj, where, self.env)  # one statement
             if found is None:
                 raise _not_found(obj, record_id)
             row, values = found
             record = {**serializer(obj)(row), **values}
             return access.strip_hidden(obj, record)
+
+    def history(self, object_name: str, record_id: str, *, limit: int | None = None,
+                cursor: str | None = None) -> HistoryPage:
+        """A page of the record's field history, newest first: the changes of the fields the
+        actor may read, of a record they may see."""
+        with self.runtime.reading(self._tx) as tx:
+            obj = tx.model.object(object_name)
+            access = self._access(tx)
+            where = self._readable(tx, obj, access, record_id)
+            if tx.conn.execute(sa.select(obj.table.c.id).where(*where)).first() is None:
+                raise _not_found(obj, record_id)
+            settings = self.runtime.settings
+            size = history_page_size(limit, settings.page_size_default, settings.page_size_max)
+            return read_history(tx.conn, obj, record_id, access.readable_fields(obj), size, cursor)
+
+    def may_edit(self, object_name: str, record_id: str) -> bool:
+        """Whether the actor may edit (and, with the permission, delete) the record: the object
+        permission and the record's sharing (404 if they may not see it)."""
+        with self.runtime.reading(self._tx) as tx:
+            obj = tx.model.object(object_name)
+            access = self._access(tx)
+            where = self._readable(tx, obj, access, record_id)
+            editable = access.editable(tx.model, obj, obj.table) if access.on(obj.name).edit else sa.false()
+            query = sa.select(obj.table.c.id, (sa.true() if editable is None else editable).label("editable"))
+            row = tx.conn.execute(query.where(*where)).first()
+            if row is None:
+                raise _not_found(obj, record_id)
+            return bool(row.editable)
+
+    def _readable(self, tx: Any, obj: CompiledObject, access: Access, record_id: str,
+                  include_deleted: bool = False) -> list[sa.ColumnElement[bool]]:
+        """The conditions that select record ``record_id`` if the actor may read it (else 403
+        for the object, 404 for an id that names no record)."""
+        access.require(obj.name, "read")
+        _check_id(obj, record_id)
+        where = [obj.table.c.id == record_id]
+        if "is_deleted" in obj.table.c and not include_deleted:
+            where.append(obj.table.c.is_deleted == sa.false())
+        visible = access.visible(tx.model, obj, obj.table)
+        if visible is not None:
+            where.append(visible)
+        return where
 
     # -- writes --------------------------------------------------------------------
     def create(self, object_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
