@@ -72,10 +72,17 @@ class OrgLocation:
                 yield conn
 
 
+#: PostgreSQL plans every statement for its parameters: psycopg prepares a statement it runs
+#: often, and after five runs the server may switch it to one generic plan, which for a keyset
+#: page ("the rows after this cursor") can read far more rows than a plan made for the cursor
+PG_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                            connect_args={"options": PG_OPTIONS})
 
 
 def _sqlite_engine(url: str) -> Engine:

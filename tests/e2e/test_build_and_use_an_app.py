@@ -156,7 +156,7 @@ def add_the_rule(page: Any, object_url: str) -> None:
 def grant_the_profiles(page: Any, url: str) -> None:
     """Seller: read, create and edit deals. Trainee: the same, with Amount hidden."""
     for profile, hide_amount in (("Seller", False), ("Trainee", True)):
-        page.get_by_role("navigation", name="Account").get_by_role("link", name="Setup").click()
+        page.get_by_role("navigation", name="Your account").get_by_role("link", name="Setup").click()
         page.wait_for_url(f"{url}/admin")
         page.get_by_role("link", name="Profiles and permission sets").click()
         page.wait_for_url(f"{url}/admin/profiles")

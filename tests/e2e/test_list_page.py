@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import LiveServer, snap
 from tests.support.api import PASSWORD, ApiOrg
@@ -19,6 +20,12 @@ DEALS = [("Alpha", "1000.00", "prospecting"), ("Bravo", "55000.00", "proposal"),
 
 def names(page: Any) -> list[str]:
     return [str(n) for n in page.locator("table.records tbody tr td:first-child a").all_inner_texts()]
+
+
+def settled(page: Any) -> None:
+    """Wait until htmx has swapped and settled the page (a user cannot act within those ms;
+    a test can, and would then submit the new form before htmx has taken it over)."""
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
 
 
 def query(page: Any) -> list[tuple[str, str]]:
@@ -47,11 +54,11 @@ def test_a_user_filters_sorts_and_pages_a_list(api_org: Callable[..., ApiOrg],
     page.get_by_role("button", name="Add filter").click()
     row = page.get_by_role("group", name="Filter 1")
     field = row.get_by_label("Field")
-    field.wait_for()
-    assert page.evaluate("document.activeElement.id") == "filter-0-field"
+    expect(field).to_be_focused()  # the new row's field
+    settled(page)
     field.select_option(label="Stage")  # the row asks again for the stage's conditions and values
     row.get_by_label("Value").locator("option", has_text="Proposal").wait_for(state="attached")
-    assert page.evaluate("document.activeElement.id") == "filter-0-field"  # focus stays where it was
+    expect(field).to_be_focused()  # focus stays where it was
     assert row.get_by_label("Condition").input_value() == "eq"
     row.get_by_label("Value").select_option(label="Proposal")
     page.get_by_role("button", name="Apply filters").click()
@@ -78,8 +85,9 @@ def test_a_user_filters_sorts_and_pages_a_list(api_org: Callable[..., ApiOrg],
     page.get_by_role("button", name="Add filter").click()
     row = page.get_by_role("group", name="Filter 2")
     row.get_by_label("Field").select_option(label="Deal name")
-    row.get_by_label("Condition").select_option(label="contains")
-    row.get_by_label("Value").fill("HAR")
+    row.get_by_label("Condition").select_option(label="contains")  # the row asks again for its value input
+    row.get_by_label("Value").fill("HAR")  # typed while the page answers: kept when the answer comes
+    page.wait_for_function("!document.querySelector('.htmx-request')")
     row.get_by_label("Value").press("Enter")  # Enter applies (never adds or removes a row)
     page.wait_for_url("**fo=contains&fv=HAR**")
     assert names(page) == ["Charlie"]

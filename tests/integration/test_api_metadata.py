@@ -166,7 +166,7 @@ def test_apply_takes_a_bundle_a_message_and_a_confirmation(reader: ApiUser, body
 def test_apply_with_an_expected_revision_refuses_when_someone_applied_since(admin: ApiUser) -> None:
     bundle = admin.client.get("/api/v1/metadata").json()
     first = admin.client.post("/api/v1/metadata/apply", json={
-        "bundle": bundle["bundle"] | {"list_views": [{"object": "account", "name": "every_account", "label": "Every account"}]},
+        "bundle": bundle["bundle"] | {"list_views": [{"object": "account", "name": "every", "label": "Every account"}]},
         "expected_revision": bundle["revision"]})
     assert first.status_code == 201, first.text
     stale = admin.client.post("/api/v1/metadata/apply", json={

@@ -115,6 +115,15 @@ def test_create_get_list_and_update(users: UserService, acme: Org, uname: Callab
     assert users.update(acme, alice.username) == changed
 
 
+def test_names_of_users_by_id_are_of_the_org_only(app: Any, users: UserService, acme: Org, org_factory: Any,
+                                                 uname: Callable[[str], str]) -> None:
+    ann = users.create(acme, uname("ann"), name="Ann Lee")
+    bob = users.create(acme, uname("bob"), name="Bob Ode")
+    elsewhere = users.create(new_org(org_factory, app), uname("eve"), name="Eve")
+    assert users.names(acme, [ann.id, bob.id, elsewhere.id, "no-such-id"]) == {ann.id: "Ann Lee", bob.id: "Bob Ode"}
+    assert users.names(acme, []) == {}
+
+
 def test_unknown_users_are_not_found(app: Any, users: UserService, acme: Org, org_factory: Any,
                                      uname: Callable[[str], str]) -> None:
     other = users.create(new_org(org_factory, app), uname("carol"))

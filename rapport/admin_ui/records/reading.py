@@ -106,12 +106,11 @@ def titles_by_id(request: Request, tx: Any, target: str, ids: Iterable[Any]) -> 
 
 
 def people(request: Request, ids: Iterable[Any]) -> dict[str, str]:
-    """The names of the users with ``ids`` (owners, authors): one query for the org's users."""
+    """The names of the users with ``ids`` (owners, authors): one query for those users."""
     wanted = {str(i) for i in ids if i}
     names = {SYSTEM.id: SYSTEM.name} if SYSTEM.id in wanted else {}
     if wanted - set(names):
-        users = request.app.state.rapport.users.list(request.state.principal.org)
-        names.update({u.id: u.name for u in users if u.id in wanted})
+        names.update(request.app.state.rapport.users.names(request.state.principal.org, wanted - set(names)))
     return {i: names.get(i, i) for i in wanted}
 
 

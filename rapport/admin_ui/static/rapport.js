@@ -102,6 +102,40 @@
     }
     target.form.requestSubmit();
   });
+
+  // Text typed into a filter value while the page was being asked again is kept: the answer
+  // was made from what was sent, so a box that still shows what was sent takes what was typed.
+  let sent = {};
+  let typed = {};
+  function values() {
+    const found = {};
+    document.querySelectorAll("input[data-filter-value]").forEach(function (box) { found[box.id] = box.value; });
+    return found;
+  }
+  document.addEventListener("htmx:beforeRequest", function () { sent = values(); });
+  document.addEventListener("htmx:beforeSwap", function () { typed = values(); });
+  document.addEventListener("htmx:afterSwap", function () {
+    Object.keys(typed).forEach(function (id) {
+      const box = document.getElementById(id);
+      if (box && box.matches("input[data-filter-value]") && typed[id] !== sent[id] && box.value === (sent[id] || "")) {
+        box.value = typed[id];
+      }
+    });
+    sent = {};
+    typed = {};
+  });
+
+  // A swapped-in list page keeps the focus on the control that had it (by id), or else puts
+  // it where its markup asks (autofocus: a new filter row's field), as a loaded page would.
+  let focused = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    focused = (document.activeElement && document.activeElement.id) || null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    const wanted = (focused && document.getElementById(focused)) || document.querySelector("[data-filter-row] [autofocus]");
+    if (wanted && document.activeElement !== wanted) wanted.focus();
+    focused = null;
+  });
 })();
 
 // Copy buttons: <button data-copy="ID" hidden> copies the value of the input with that id
