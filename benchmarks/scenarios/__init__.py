@@ -7,8 +7,8 @@ from __future__ import annotations
 from types import ModuleType
 
 from benchmarks.scenarios import (
-    add_field, api_throughput, bulk_create, formula_query, formula_rule, list_query, page_time, single_create,
-    wide_org,
+    add_field, api_throughput, bulk_create, formula_query, formula_rule, list_query, page_time, scripts,
+    single_create, wide_org,
 )
 
 SCENARIOS: dict[str, ModuleType] = {
@@ -21,4 +21,5 @@ SCENARIOS: dict[str, ModuleType] = {
     "formula-query": formula_query,
     "api": api_throughput,
     "pages": page_time,
+    "scripts": scripts,
 }

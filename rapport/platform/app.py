@@ -1,4 +1,5 @@
-"""The composition root: settings, databases, orgs, the model cache, hooks and jobs.
+"""The composition root: settings, databases, orgs, the model cache, hooks, jobs and the
+sandbox (scripts' worker pool, runs log, and their triggers registered on the hooks).
 
 This module (with the CLI) is the one place allowed to import every area.
 """
@@ -17,7 +18,10 @@ from rapport.platform.users import User, UserService, check_assignment_names
 from rapport.runtime.compiled import ModelCache
 from rapport.runtime.org import OrgRuntime
 from rapport.runtime.permissions import check_assignment
-from rapport.runtime.records.hooks import Hooks
+from rapport.runtime.records.hooks import HookPoint, Hooks
+from rapport.runtime.script_host import Bridge
+from rapport.sandbox.host import Sandbox
+from rapport.sandbox.triggers import Triggers
 
 
 class Rapport:
@@ -31,6 +35,9 @@ class Rapport:
         self.cache = ModelCache()
         self.hooks = Hooks()
         self.orgs.setup()
+        self.sandbox = Sandbox(self.settings, self.db)  # its workers start with the first script run
+        for point, hook in Triggers(self.sandbox.runner, Bridge()).hooks().items():
+            self.hooks.register_batch(HookPoint(point), hook)
         self.job_kinds = JobRegistry()
         self.job_kinds.register("metadata.apply", self._apply_metadata_job, queue=METADATA)
         self.jobs = JobService(self.db, self.settings, self.job_kinds)
@@ -60,7 +67,8 @@ class Rapport:
 
     def runtime_of(self, org: Org) -> OrgRuntime:
         """The runtime of an org already looked up (by the credential of a request)."""
-        return OrgRuntime(self.db.org_location(org.name, org.id), self.settings, self.cache, self.hooks)
+        return OrgRuntime(self.db.org_location(org.name, org.id), self.settings, self.cache, self.hooks,
+                          self.sandbox.runner)
 
     def create_org(self, name: str, label: str | None = None) -> Org:
         return self.orgs.create(name, label)
@@ -91,10 +99,12 @@ class Rapport:
         export = self.orgs.delete(name, export_dir)
         self.users.keys.recent.forget(org_id=org.id)
         self.cache.forget(org.id)
+        self.sandbox.runs.forget(org.id)
         return export
 
     def close(self) -> None:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        self.sandbox.close()
         self.db.dispose()

@@ -29,6 +29,17 @@ class Settings:
     rate_limit_org_per_minute: int = 6000  # 0 = unlimited
     login_attempts_per_15_minutes: int = 10
     max_body_bytes: int = 5_000_000
+    #: script worker processes per Rapport process (docs/scripts.md)
+    sandbox_workers: int = 2
+    #: the governor limits per transaction, each the setting ``sandbox.limit.<name>``
+    sandbox_limit_cpu_time: int = 2_000  # ms
+    sandbox_limit_wall_time: int = 10_000  # ms
+    sandbox_limit_queries: int = 100
+    sandbox_limit_rows: int = 10_000
+    sandbox_limit_dml_rows: int = 1_000
+    sandbox_limit_memory: int = 256 * 1024 * 1024  # bytes per worker process
+    sandbox_limit_output: int = 65_536  # bytes of log output
+    sandbox_limit_depth: int = 5  # triggers fired by scripts' own writes, nested
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -73,6 +84,9 @@ class Settings:
                 env, "RAPPORT_LOGIN_ATTEMPTS_PER_15_MINUTES", defaults.login_attempts_per_15_minutes, 1
             ),
             max_body_bytes=_int(env, "RAPPORT_MAX_BODY_BYTES", defaults.max_body_bytes, 1024),
+            sandbox_workers=_int(env, "RAPPORT_SANDBOX_WORKERS", defaults.sandbox_workers, 1),
+            **{name: _int(env, f"RAPPORT_{name.upper()}", getattr(defaults, name), minimum)
+               for name, minimum in SANDBOX_LIMITS.items()},
             extra={k: v for k, v in env.items() if k.startswith("RAPPORT_TEST_")},
         )
 
@@ -82,8 +96,17 @@ KNOWN = frozenset({
     "RAPPORT_PAGE_SIZE_DEFAULT", "RAPPORT_PAGE_SIZE_MAX", "RAPPORT_BULK_BATCH_SIZE", "RAPPORT_JOB_MAX_RETRIES",
     "RAPPORT_BACKGROUND_THRESHOLD_ROWS",
     "RAPPORT_RATE_LIMIT_KEY_PER_MINUTE", "RAPPORT_RATE_LIMIT_ORG_PER_MINUTE",
-    "RAPPORT_LOGIN_ATTEMPTS_PER_15_MINUTES", "RAPPORT_MAX_BODY_BYTES",
+    "RAPPORT_LOGIN_ATTEMPTS_PER_15_MINUTES", "RAPPORT_MAX_BODY_BYTES", "RAPPORT_SANDBOX_WORKERS",
+    "RAPPORT_SANDBOX_LIMIT_CPU_TIME", "RAPPORT_SANDBOX_LIMIT_WALL_TIME", "RAPPORT_SANDBOX_LIMIT_QUERIES",
+    "RAPPORT_SANDBOX_LIMIT_ROWS", "RAPPORT_SANDBOX_LIMIT_DML_ROWS", "RAPPORT_SANDBOX_LIMIT_MEMORY",
+    "RAPPORT_SANDBOX_LIMIT_OUTPUT", "RAPPORT_SANDBOX_LIMIT_DEPTH",
 })
+#: the sandbox's limit settings and their minimums (a worker needs some memory to start at all)
+SANDBOX_LIMITS = {
+    "sandbox_limit_cpu_time": 1, "sandbox_limit_wall_time": 1, "sandbox_limit_queries": 0,
+    "sandbox_limit_rows": 0, "sandbox_limit_dml_rows": 0, "sandbox_limit_memory": 64 * 1024 * 1024,
+    "sandbox_limit_output": 0, "sandbox_limit_depth": 1,
+}
 
 
 def _url(env: Mapping[str, str], name: str) -> str | None:

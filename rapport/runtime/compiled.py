@@ -93,6 +93,8 @@ class CompiledOrg:
     aliases: dict[tuple[Any, ...], sa.FromClause] = field(default_factory=dict)
     #: compiled permissions per (profile, permission sets), see ``rapport.runtime.permissions``
     grants: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict)
+    #: the revision's scripts by kind and object, built on first use (``rapport.sandbox.catalog``)
+    sandbox: Any = None
 
     def object(self, name: str) -> CompiledObject:
         compiled = self.objects.get(name)

@@ -13,6 +13,7 @@ from rapport.runtime.formula_definitions import complete_formulas
 from rapport.runtime.query.filters import compile_filter
 from rapport.runtime.query.joins import JoinPaths
 from rapport.runtime.rollup_definitions import complete_rollups
+from rapport.sandbox.checks import script_problems
 
 
 def load(data: Any) -> Bundle:
@@ -20,7 +21,8 @@ def load(data: Any) -> Bundle:
 
     Past the metadata loader, the filters of list views and roll-ups are compiled against
     the bundle's own objects, so a filter naming an unknown field or a wrong operator is
-    refused when the metadata is saved, not when the list is first shown.
+    refused when the metadata is saved, not when the list is first shown. Likewise every
+    script's code is compiled under the sandbox's policy: one that does not compile is refused.
     """
     if isinstance(data, Bundle):
         return data
@@ -30,6 +32,7 @@ def load(data: Any) -> Bundle:
     bundle = complete_formulas(bundle, problems)  # every formula type-checked, return types filled in
     if not problems:  # filters are compiled against the org model, which needs formulas that check
         problems.extend(_filter_problems(bundle))
+    problems.extend(script_problems(bundle))  # every compile problem of every script, with line and column
     problems.raise_if_any(ValidationFailed, "metadata bundle is invalid", "metadata.invalid")
     return bundle
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from collections.abc import Callable, Iterator
 
 from sqlalchemy.engine import Connection
@@ -38,15 +39,21 @@ class Tx:
     model: CompiledOrg
     schema: str | None
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    #: the org runtime the transaction belongs to (hooks reach the org through it)
+    runtime: OrgRuntime | None = None
+    #: what later areas keep per transaction (the sandbox's governor)
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 class OrgRuntime:
     def __init__(self, location: OrgLocation, settings: Settings, cache: ModelCache,
-                 hooks: Hooks | None = None) -> None:
+                 hooks: Hooks | None = None, scripts: Any = None) -> None:
         self.location = location
         self.settings = settings
         self.cache = cache
         self.hooks = hooks or Hooks()
+        #: runs action and endpoint scripts (``rapport.sandbox.runner.ScriptRunner``); None: no sandbox
+        self.scripts = scripts
 
     @property
     def name(self) -> str:
@@ -63,7 +70,7 @@ class OrgRuntime:
             yield tx
             return
         with self.location.begin() as conn:
-            tx = Tx(conn, self.model_for(conn), self.location.schema)
+            tx = Tx(conn, self.model_for(conn), self.location.schema, runtime=self)
             yield tx
         for callback in tx.after_commit:
             callback()
@@ -74,7 +81,7 @@ class OrgRuntime:
             yield tx
             return
         with self.location.read() as conn:
-            yield Tx(conn, self.model_for(conn), self.location.schema)
+            yield Tx(conn, self.model_for(conn), self.location.schema, runtime=self)
 
     def model(self) -> CompiledOrg:
         with self.reading() as tx:

@@ -229,6 +229,22 @@ FIXED_SCHEMAS: dict[str, dict[str, Any]] = {
                         next_cursor={"type": ["string", "null"], "description": "Pass as 'cursor' for older changes"}),
     "Plan": obj(("changes", "steps"), changes=array({"type": "object"}), steps=array({"type": "object"}),
                 data_losing={"type": "integer"}, refused=array({})),
+    "ScriptRun": obj(
+        ("id", "script", "kind", "object", "records", "actor", "started_at", "duration_ms", "cpu_ms", "queries",
+         "rows", "dml_rows", "output_bytes", "depth", "outcome", "error_code", "error", "line", "log"),
+        id=STRING, script={"type": "string", "description": "object.name, or the name of an endpoint"},
+        kind={"type": "string", "enum": ["before_save", "after_save", "before_delete", "after_delete", "action",
+                                         "endpoint"]},
+        object={"type": ["string", "null"]},
+        records={"type": "integer", "description": "How many records a trigger's run served (its batch)"},
+        actor={"type": "string", "description": "The user the script ran for"}, started_at=TIMESTAMP,
+        duration_ms={"type": "integer"}, cpu_ms={"type": "integer"},
+        queries={"type": "integer"}, rows={"type": "integer"}, dml_rows={"type": "integer"},
+        output_bytes={"type": "integer"}, depth={"type": "integer", "description": "0, or how deeply nested in "
+                                                 "other scripts' writes"},
+        outcome={"type": "string", "enum": ["ok", "error", "limit"]},
+        error_code={"type": ["string", "null"]}, error={"type": ["string", "null"]},
+        line={"type": ["integer", "null"]}, log={"type": ["string", "null"], "description": "What it logged"}),
 }
 
 
@@ -330,6 +346,20 @@ FIXED_ROUTES: dict[str, Endpoint] = {
         obj(("name", "url"), name=STRING, url=STRING))))),
     "get_schema": Endpoint("metadata", None, _reply({"type": "object"}, media="application/schema+json")),
     "get_component": Endpoint("metadata", None, _reply({"type": "object"})),
+    "run_action": Endpoint("scripts", {"description": "Any JSON value: the action script's request.body"},
+                           {200: {JSON_TYPE: {"description": "What the script responded"}}, 201: {}, 204: {}},
+                           body_required=False),
+    "custom_get": Endpoint("scripts", None, {200: {JSON_TYPE: {"description": "What the script responded"}},
+                                             204: {}}),
+    "custom_post": Endpoint("scripts", {"description": "Any JSON value: the endpoint script's request.body"},
+                            {200: {JSON_TYPE: {"description": "What the script responded"}}, 201: {}, 204: {}},
+                            body_required=False),
+    "list_runs": Endpoint("scripts", None, _reply(obj(("runs", "next_cursor"), runs=array(ref("ScriptRun")),
+                                                      next_cursor={"type": ["string", "null"]})),
+                          query=(("script", STRING, False),
+                                 ("outcome", {"type": "string", "enum": ["ok", "error", "limit"]}, False),
+                                 ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, False),
+                                 ("cursor", STRING, False))),
     "openapi_json": Endpoint("documentation", None, _reply(obj(("openapi", "info", "paths")))),
     "docs_page": Endpoint("documentation", None, _reply(STRING, media="text/html")),
 }
@@ -342,6 +372,7 @@ FIXED_TAGS = {
     "composite": "Up to 200 record operations in one request",
     "search": "Search the records of every searchable object",
     "metadata": "The org's metadata: read, plan, apply, revisions (needs manage_metadata)",
+    "scripts": "Action scripts on records, custom endpoints, and the runs log (needs manage_metadata)",
     "documentation": "This document",
 }
 

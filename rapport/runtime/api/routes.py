@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rapport.runtime.api import composite, describe, metadata, openapi, records, search
+from rapport.runtime.api import composite, describe, metadata, openapi, records, scripts, search
 
 Handler = Callable[[Request, Any], Response]
 
@@ -55,6 +55,12 @@ ROUTES: tuple[ApiRoute, ...] = (
              "A record's related records through a relationship"),
     ApiRoute("/records/{object}/{id}/history", "GET", records.record_history,
              "A record's field history, newest first"),
+    ApiRoute("/records/{object}/{id}/actions/{name}", "POST", scripts.run_action,
+             "Run an action script on a record", optional_body=True),
+    ApiRoute("/custom/{name}", "GET", scripts.custom_get, "Call a custom endpoint (an endpoint script)"),
+    ApiRoute("/custom/{name}", "POST", scripts.custom_post, "Call a custom endpoint with a JSON body",
+             optional_body=True),
+    ApiRoute("/scripts/runs", "GET", scripts.list_runs, "The org's script runs, newest first"),
     ApiRoute("/search", "GET", search.search_records, "Search the records of every searchable object"),
     ApiRoute("/composite", "POST", composite.composite, "Up to 200 record operations, all-or-none or independent"),
     ApiRoute("/metadata", "GET", metadata.get_bundle, "The org's metadata bundle and revision"),

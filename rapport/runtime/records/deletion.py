@@ -50,7 +50,7 @@ def delete_rows(tx: Any, obj: CompiledObject, rows: list[dict[str, Any]], actor:
         raise Conflict(f"cascade delete from '{obj.name}' goes deeper than {MAX_CASCADE_DEPTH} levels",
                        code="records.cascade_too_deep")
     errors = ProblemCollector()
-    contexts = [SaveContext(tx.conn, tx.model, obj, actor, "delete", row, row, errors) for row in rows]
+    contexts = [SaveContext(tx.conn, tx.model, obj, actor, "delete", row, row, errors, tx=tx) for row in rows]
     hooks.run(HookPoint.BEFORE_DELETE, contexts)
     ids = [row["id"] for row in rows]
     soft = "is_deleted" in obj.table.c

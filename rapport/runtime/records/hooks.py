@@ -4,7 +4,9 @@ Triggers (sandbox), validation rules (formulas), workflow and the outbox registe
 the record service runs them in the order of ARCHITECTURE.md. (Roll-up summaries are no
 hook: the service recomputes them itself at the start of step 7, see ``rollups``.) A hook
 receives the :class:`SaveContext` of one record and may change ``record`` (before_save),
-add errors (validate), or write more rows through ``ctx.conn`` (after_save, workflow).
+add errors (validate), or write more rows through ``ctx.conn`` (after_save, workflow). A
+batch hook (``register_batch``) receives the contexts of a whole batch at once, so that it can
+serve them in one go (the sandbox's triggers: one round trip to a worker per batch).
 """
 
 from __future__ import annotations
@@ -41,16 +43,27 @@ class SaveContext:
     prior: dict[str, Any] | None
     errors: ProblemCollector
     pointer: str = ""
+    #: the transaction (``rapport.runtime.org.Tx``): its runtime, per-transaction state
+    tx: Any = None
 
 
 Hook = Callable[[SaveContext], None]
+BatchHook = Callable[[list[SaveContext]], None]
 
 
 @dataclass
 class Hooks:
-    _hooks: dict[HookPoint, list[Hook]] = field(default_factory=dict)
+    _hooks: dict[HookPoint, list[BatchHook]] = field(default_factory=dict)
 
     def register(self, point: HookPoint, hook: Hook) -> None:
+        """Run ``hook`` on each record's context in turn."""
+        def each(contexts: list[SaveContext]) -> None:
+            for ctx in contexts:
+                hook(ctx)
+        self.register_batch(point, each)
+
+    def register_batch(self, point: HookPoint, hook: BatchHook) -> None:
+        """Run ``hook`` once per batch, on the contexts of all its records."""
         self._hooks.setdefault(HookPoint(point), []).append(hook)
 
     def has(self, point: HookPoint) -> bool:
@@ -58,5 +71,4 @@ class Hooks:
 
     def run(self, point: HookPoint, contexts: list[SaveContext]) -> None:
         for hook in self._hooks.get(point, ()):
-            for ctx in contexts:
-                hook(ctx)
+            hook(contexts)

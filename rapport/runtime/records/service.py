@@ -201,7 +201,7 @@ class RecordService:
             if any(p.code == "records.not_an_object" for p in errors.problems):
                 _raise_invalid(obj, errors, len(records))  # nothing more to say about a non-record
             formulas.apply_default_formulas(tx, obj, records, given_keys, pointers, self.env, errors)
-            contexts = [SaveContext(tx.conn, tx.model, obj, self.actor, "create", r, None, errors, at)
+            contexts = [SaveContext(tx.conn, tx.model, obj, self.actor, "create", r, None, errors, at, tx)
                         for r, at in zip(records, pointers)]
             self._before_save(contexts, errors)
             self._validate(tx, obj, contexts, errors)
@@ -225,7 +225,7 @@ class RecordService:
                 at = "" if single else f"/{index}"
                 given = checks.coerce_input(obj, values, errors, at, grant)
                 contexts.append(SaveContext(tx.conn, tx.model, obj, self.actor, "update", {**prior, **given},
-                                            prior, errors, at))
+                                            prior, errors, at, tx))
             self._before_save(contexts, errors)
             self._validate(tx, obj, contexts, errors)
             changed_contexts = self._write_updates(tx, obj, contexts)
