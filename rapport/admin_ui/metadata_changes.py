@@ -15,6 +15,7 @@ the earlier revision cannot say, so the preview asks the service for the revert'
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -58,25 +59,13 @@ def apply(request: Request) -> Response:
     summary, back = form.get("summary", "Change metadata"), _local(form.get("back", "/admin"))
     try:
         bundle = json.loads(form.get("bundle", ""))
-        base = int(form.get("revision", ""))
     except ValueError:
         return page(request, "error.html", status=400, title="Bad request",
                     detail="The change to apply is missing or damaged; start again from the editor.")
-    runtime, actor = request.state.org, request.state.actor
-    try:
-        applied = runtime.metadata.apply(bundle, author=actor.name, message=form.get("message") or summary,
-                                         confirm_data_loss=form.get("confirm_data_loss") == "yes",
-                                         expected_revision=base)
-    except RapportError as error:
-        try:
-            plan: Plan | None = runtime.metadata.plan(bundle)
-        except RapportError:
-            plan = None
-        return _preview(request, bundle, summary, back, current_revision(request), plan, error,
-                        status=error.status)
-    if applied.revision is None:
-        return redirect(request, back, "Nothing changed: the metadata already was like this.")
-    return redirect(request, back, f"Applied as revision {applied.revision.number}: {summary}.")
+    metadata = request.state.org.metadata
+    return _carry_out(request, summary, back, bundle, "/admin/apply",
+                      lambda **how: metadata.apply(bundle, **how), lambda: metadata.plan(bundle),
+                      "Nothing changed: the metadata already was like this.")
 
 
 def propose_revert(request: Request, number: int, *, back: str) -> Response:
@@ -95,27 +84,35 @@ def apply_revert(request: Request, number: int) -> Response:
     """Revert to revision ``number`` if the org is still at the revision the preview was
     planned on (and with the confirmation, if data would be lost); else the preview again
     with what went wrong."""
+    back = _local(request.state.form.get("back", "/admin/revisions"))
+    metadata = request.state.org.metadata
+    return _carry_out(request, _revert_summary(number), back, None, revert_url(number),
+                      lambda **how: metadata.revert(number, **how), lambda: metadata.plan_revert(number),
+                      f"Nothing changed: the metadata already was as in revision {number}.")
+
+
+def _carry_out(request: Request, summary: str, back: str, bundle: dict[str, Any] | None, action: str,
+               change: Callable[..., Any], replan: Callable[[], Plan], unchanged: str) -> Response:
+    """Apply a previewed change at the revision it was planned on: on to ``back`` with a
+    notice, or the preview again with what went wrong (planned anew)."""
     form = request.state.form
-    summary, back = _revert_summary(number), _local(form.get("back", "/admin/revisions"))
     try:
         base = int(form.get("revision", ""))
     except ValueError:
         return page(request, "error.html", status=400, title="Bad request",
-                    detail="The revert to apply is missing the revision it was planned on; preview it again.")
-    runtime, actor = request.state.org, request.state.actor
+                    detail="The change to apply is missing the revision it was planned on; preview it again.")
     try:
-        applied = runtime.metadata.revert(number, author=actor.name, message=form.get("message") or summary,
-                                          confirm_data_loss=form.get("confirm_data_loss") == "yes",
-                                          expected_revision=base)
+        applied = change(author=request.state.actor.name, message=form.get("message") or summary,
+                         confirm_data_loss=form.get("confirm_data_loss") == "yes", expected_revision=base)
     except RapportError as error:
         try:
-            plan: Plan | None = runtime.metadata.plan_revert(number)
+            plan: Plan | None = replan()
         except RapportError:
             plan = None
-        return _preview(request, None, summary, back, current_revision(request), plan, error,
-                        status=error.status, action=revert_url(number))
+        return _preview(request, bundle, summary, back, current_revision(request), plan, error,
+                        status=error.status, action=action)
     if applied.revision is None:
-        return redirect(request, back, f"Nothing changed: the metadata already was as in revision {number}.")
+        return redirect(request, back, unchanged)
     return redirect(request, back, f"Applied as revision {applied.revision.number}: {summary}.")
 
 

@@ -12,7 +12,7 @@ from rapport.admin_ui.records import lookup, record_form, record_page
 from rapport.admin_ui.routing import PageRoute
 from rapport.admin_ui.setup import keys, profiles, users
 from rapport.admin_ui.setup import fields, formula_check, index, objects
-from rapport.admin_ui.setup import layout_editor, list_view_editor, revisions, rule_editor, trash
+from rapport.admin_ui.setup import layout_editor, list_view_editor, revisions, rule_editor, script_runs, trash
 
 PAGE_ROUTES: list[PageRoute] = [
     *home.ROUTES,
@@ -34,4 +34,5 @@ PAGE_ROUTES: list[PageRoute] = [
     *layout_editor.ROUTES,
     *list_view_editor.ROUTES,
     *rule_editor.ROUTES,
+    *script_runs.ROUTES,
 ]

@@ -134,8 +134,8 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = settings.effective_database_url
-        if self.is_sqlite:
-            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        if self.is_sqlite:  # a new data directory is Rapport's user's alone (sandbox workers run as another)
+            Path(settings.data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
         self._engine = make_engine(self.url)
         self._org_locations: dict[str, OrgLocation] = {}
         self._lock = threading.Lock()

@@ -249,11 +249,22 @@ iter_unpack_sequence = _UnpackingIterator
 
 
 def final_exception_check(final: tuple[type[BaseException], ...]) -> Callable[[BaseException], None]:
-    """``_caught_``: run first in every ``except`` block; re-raises what scripts may not catch."""
+    """``_caught_``: run first in every ``except`` block; re-raises what scripts may not catch.
+
+    Also when the error caught was raised *while* one of those was on its way out: a ``finally``
+    block that raises (``finally: raise ValueError()``, or calls something that fails) would
+    otherwise turn an error no script may catch into one it may. Python links the two through
+    ``__context__``, which scripts cannot touch.
+    """
 
     def check(error: BaseException) -> None:
-        if isinstance(error, final):
-            raise error
+        visited: set[int] = set()  # the whole chain, however long a script made it; no cycle twice
+        link: BaseException | None = error
+        while link is not None and id(link) not in visited:
+            if isinstance(link, final):
+                raise link
+            visited.add(id(link))
+            link = link.__context__
 
     return check
 

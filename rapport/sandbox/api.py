@@ -105,7 +105,7 @@ class ScriptApi:
         if self.kind in TRIGGER_KINDS:
             records = list(self.inputs.get("records") or ())
             olds = list(self.inputs.get("olds") or [None] * len(records))
-            for index, (given, old) in enumerate(zip(records, olds)):
+            for index, (given, old) in enumerate(zip(records, olds, strict=True)):
                 record = _copy(given)
                 self._errors = []
                 yield {**base, **self._who(), "record": record, "old": _copy(old)}

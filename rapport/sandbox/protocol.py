@@ -48,6 +48,10 @@ class ProtocolError(Exception):
     """A frame that breaks the protocol: truncated, over the cap, or not a JSON object."""
 
 
+class MessageTooDeep(ProtocolError):
+    """A frame, read whole, whose JSON nests deeper than the reader's stack has room for."""
+
+
 class FrameTooLarge(ProtocolError):
     """A frame (to send or received) is over the cap."""
 
@@ -70,7 +74,9 @@ def decode(payload: bytes) -> dict[str, Any]:
     """The message in a frame's payload; :class:`ProtocolError` unless it is a JSON object."""
     try:
         message = _decode(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+    except RecursionError:
+        raise MessageTooDeep("a frame's JSON nests too deeply to decode here") from None
+    except (UnicodeDecodeError, ValueError) as error:
         raise ProtocolError(f"a frame is not UTF-8 JSON: {error}") from None
     if not isinstance(message, dict):
         raise ProtocolError(f"a frame holds a JSON {type(message).__name__}, not an object")

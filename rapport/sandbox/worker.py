@@ -11,9 +11,12 @@ when the worker fails to start. Before the worker reads any script it:
    nothing a script manages to print can reach the protocol;
 3. hardens itself (:func:`harden`): clears its environment; when started as root, drops to an
    unprivileged user for good (the host passes ``--user``: the worker changes user itself,
-   after its imports, because the interpreter may live where only root can read); forbids
+   after its imports, because the interpreter may live where only root can read), after
+   making its empty working directory its root directory (``chroot``: no file of the host
+   can be named any more); forbids
    gaining privileges (``PR_SET_NO_NEW_PRIVS``) and being traced or read by processes of the
-   same user (not dumpable); sets resource limits: address space (``RLIMIT_AS``), no new
+   same user (not dumpable); leaves the host's network (a network namespace of its own, with
+   no interface up); sets resource limits: address space (``RLIMIT_AS``), no new
    descriptors (``RLIMIT_NOFILE`` = the ones it has), no child processes or threads
    (``RLIMIT_NPROC`` 0), no file writes (``RLIMIT_FSIZE`` 0), no core dumps; and a low
    recursion limit;
@@ -47,7 +50,7 @@ from typing import Any, BinaryIO, NoReturn
 from rapport.sandbox.api import HostError, LimitExceeded, ScriptApi, ScriptError
 from rapport.sandbox.language import ScriptCompileError, compile_script, script_globals
 from rapport.sandbox.protocol import (
-    LIMIT_PREFIX, MAX_FRAME_BYTES, FrameTooLarge, ProtocolError, encode, is_final, receive,
+    LIMIT_PREFIX, MAX_FRAME_BYTES, FrameTooLarge, MessageTooDeep, ProtocolError, encode, is_final, receive,
 )
 
 RECURSION_LIMIT = 300
@@ -60,6 +63,8 @@ MESSAGE_CHARS = 2_000
 EXIT_PROTOCOL = 3
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
 
 
 @dataclass(frozen=True)
@@ -111,10 +116,15 @@ class Channel:
         self.send_frame(encode(message, self.max_frame_bytes))
 
     def receive(self) -> dict[str, Any]:
+        """The host's next message. One the worker is too deep in a script's recursion to
+        decode (the frame is read whole, so the stream stays in step) is the script's
+        ``RecursionError``, not the host's breach of the protocol."""
         try:
             return receive(self.reader, self.max_frame_bytes)
         except (EOFError, OSError):
             os._exit(0)  # the host closed the pipe: nothing left to do
+        except MessageTooDeep:
+            raise RecursionError("too deep to read the host's answer") from None
         except ProtocolError:
             os._exit(EXIT_PROTOCOL)
 
@@ -125,7 +135,10 @@ class Channel:
 def harden(options: Options, keep_fds: list[int]) -> None:
     """Give up everything a script could abuse; irreversible (see the module docstring)."""
     os.environ.clear()
+    _leave_the_network()
     if options.user is not None:
+        os.chroot(".")  # as root: the empty working directory becomes the whole file system
+        os.chdir("/")
         uid, gid = options.user
         os.setgroups([])
         os.setgid(gid)
@@ -139,6 +152,19 @@ def harden(options: Options, keep_fds: list[int]) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (open_fds, open_fds))
     resource.setrlimit(resource.RLIMIT_AS, (options.memory_bytes, options.memory_bytes))
     sys.setrecursionlimit(RECURSION_LIMIT)
+
+
+def _leave_the_network() -> None:
+    """Move into a network namespace of its own: no interface but a loopback that is down, so
+    no connection to the databases, Redis or anything else even if the language layer broke.
+    Root may do it directly; another user through a user namespace of its own (where the
+    kernel allows unprivileged ones). Where neither is allowed the worker must not start:
+    the host's pool reports why."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
+    if libc.unshare(flags) != 0:
+        raise OSError(ctypes.get_errno(), "cannot leave the host's network (unshare of the network namespace "
+                                          "failed: run Rapport as root or allow unprivileged user namespaces)")
 
 
 def _prctl(option: int, value: int) -> None:

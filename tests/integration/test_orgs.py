@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from rapport.platform.app import Rapport
 from rapport.platform.errors import AlreadyExists, InvalidRequest, NotFound
+from rapport.platform.settings import Settings
 from rapport.runtime.query import QuerySpec
 from tests.support.bundles import drop_field, edited, sales_bundle
 
@@ -111,3 +113,9 @@ def test_a_re_created_org_is_a_new_org_in_every_process(app: Any, settings: Any,
         assert other.org(name).query(QuerySpec("other")).records == []
     finally:
         other.close()
+
+
+def test_a_new_embedded_data_directory_is_readable_by_rapports_user_only(tmp_path: Path) -> None:
+    data = tmp_path / "fresh" / "data"
+    Rapport(Settings(data_dir=data)).close()
+    assert data.stat().st_mode & 0o777 == 0o700  # sandbox workers (another user) cannot read org files

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from html import unescape
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from starlette.testclient import TestClient
 
 from tests.support.api import BACKENDS, PASSWORD, ApiOrg, served_org
 from tests.support.bundles import drop_field, edited, field, obj, sales_bundle
+from tests.support.forms import form_in, forms_in
 from tests.support.pages import browser_for, token_in
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
@@ -23,75 +23,22 @@ RATING = {"name": "rating", "label": "Rating", "type": "integer"}
 
 # -- driving the editors' forms as a browser would ---------------------------------------
 
-class _Forms(HTMLParser):
-    """Every form of a page: its action and the values a browser would send."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, Any]] = []
-        self._select: str | None = None
-        self._textarea: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "id": a.get("id", ""), "values": {}, "options": {}})
-        if not self.forms:
-            return
-        values, options = self.forms[-1]["values"], self.forms[-1]["options"]
-        if tag == "input" and "name" in a and a.get("type") not in ("checkbox", "submit"):
-            values[a["name"]] = a.get("value", "")
-        elif tag == "input" and a.get("type") == "checkbox" and "checked" in a:
-            values[a["name"]] = a.get("value", "on")
-        elif tag == "select":
-            self._select = a["name"]
-            options[a["name"]] = []
-        elif tag == "option" and self._select is not None:
-            options[self._select].append(a["value"])
-            if "selected" in a or self._select not in values:
-                values[self._select] = a["value"]
-        elif tag == "textarea":
-            self._textarea = a["name"]
-            values[a["name"]] = ""
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
-            self._select = None
-        elif tag == "textarea":
-            self._textarea = None
-
-    def handle_data(self, data: str) -> None:
-        if self._textarea is not None:
-            self.forms[-1]["values"][self._textarea] += data
-
-
-def form_of(html: str, form_id: str | None = None, action: str | None = None) -> dict[str, Any]:
-    parser = _Forms()
-    parser.feed(html)
-    for form in parser.forms:
-        if (form_id is None or form["id"] == form_id) and (action is None or form["action"] == action):
-            return form
-    raise AssertionError(f"no form {form_id or action} in the page:\n{html}")
-
-
 def press(browser: TestClient, page: Any, form_id: str, action: str, **changes: str) -> Any:
     """Change the editor form's values and press the button ``action``; the page that comes back."""
-    form = form_of(page.text, form_id)
-    values = {**form["values"], **changes, "action": action}
+    form = form_in(page.text, form_id=form_id)
+    values = {**form.values, **changes, "action": action}
     values = {k: v for k, v in values.items() if v is not None}
-    return browser.post(form["action"], data=values)
+    return browser.post(form.action, data=values)
 
 
 def apply_preview(browser: TestClient, preview: Any, confirm: bool = False) -> Any:
     """Press Apply on the plan preview page (ticking the data-loss confirmation if ``confirm``)."""
     assert preview.status_code == 200, preview.text
-    parser = _Forms()
-    parser.feed(preview.text)
-    form = next(f for f in parser.forms if f["action"] == "/admin/apply" or f["action"].endswith("/revert"))
-    data = {k: v for k, v in form["values"].items() if k != "confirm_data_loss"}
+    form = next(f for f in forms_in(preview.text) if f.action == "/admin/apply" or f.action.endswith("/revert"))
+    data = {k: v for k, v in form.values.items() if k != "confirm_data_loss"}
     if confirm:
         data["confirm_data_loss"] = "yes"
-    return browser.post(form["action"], data=data, follow_redirects=False)
+    return browser.post(form.action, data=data, follow_redirects=False)
 
 
 def error_at(html: str, part: str) -> str:
@@ -166,8 +113,8 @@ def test_previewing_a_revert_changes_nothing(sales: ApiOrg, admin: TestClient) -
     assert preview.status_code == 200
     assert "Revert the metadata to revision 1" in preview.text
     assert "delete field &#39;account.score&#39; (integer)" in preview.text
-    form = form_of(preview.text, action="/admin/revisions/1/revert")
-    assert form["values"]["revision"] == "3" and "bundle" not in form["values"]
+    form = form_in(preview.text, "/admin/revisions/1/revert")
+    assert form.values["revision"] == "3" and "bundle" not in form.values
     assert revision_number(sales) == 3
 
 
@@ -198,7 +145,7 @@ def test_revert_goes_through_the_preview_and_restores_the_earlier_metadata(acme:
     assert unconfirmed.status_code == 409 and "confirm" in unconfirmed.text
     assert revision_number(acme) == 2  # nothing changed
 
-    stale = form_of(preview.text, action="/admin/revisions/1/revert")["values"]
+    stale = form_in(preview.text, "/admin/revisions/1/revert").values
     moved_on = browser.post("/admin/revisions/1/revert", data={**stale, "revision": "1", "confirm_data_loss": "yes"})
     assert moved_on.status_code == 409 and "plan it again" in moved_on.text
     assert revision_number(acme) == 2
@@ -254,15 +201,15 @@ def test_the_layout_editor_adds_a_section_moves_a_field_and_marks_it_required(ac
     browser = admin_browser(acme)
     page = browser.get("/admin/objects/deal/layouts/default")
     assert page.status_code == 200
-    values = form_of(page.text, "layout-editor")["values"]
+    values = form_in(page.text, form_id="layout-editor").values
     assert values["s0_label"] == "Deal" and values["s0_f3"] == "amount" and values["s1_label"] == "Details"
 
     page = press(browser, page, "layout-editor", "add_section")
     assert page.status_code == 200
-    assert form_of(page.text, "layout-editor")["values"]["s2_label"] == "Section 3"
+    assert form_in(page.text, form_id="layout-editor").values["s2_label"] == "Section 3"
     assert 'id="s2_label" name="s2_label" type="text" value="Section 3" autofocus' in page.text
     page = press(browser, page, "layout-editor", "move_field:0:3", s2_label="Money", s0_f3_to="2")
-    values = form_of(page.text, "layout-editor")["values"]
+    values = form_in(page.text, form_id="layout-editor").values
     assert values["s2_label"] == "Money" and values["s2_f0"] == "amount"
     assert "amount" not in [v for k, v in values.items() if k.startswith("s0_f")]
     page = press(browser, page, "layout-editor", "field_up:1:0")  # a no-op at the top: nothing breaks
@@ -282,11 +229,11 @@ def test_the_layout_editor_adds_a_section_moves_a_field_and_marks_it_required(ac
 def test_the_layout_editor_creates_a_layout_with_a_related_list_and_deletes_it(acme: ApiOrg) -> None:
     browser = admin_browser(acme)
     page = browser.get("/admin/objects/account/layouts/new")
-    values = form_of(page.text, "layout-editor")["values"]
+    values = form_in(page.text, form_id="layout-editor").values
     assert values["name"] == "" and values["s0_f0"] == "name"  # starts with every field
-    assert form_of(page.text, "layout-editor")["options"]["add_related"] == ["contact.account", "deal.account"]
+    assert form_in(page.text, form_id="layout-editor").choices["add_related"] == ["contact.account", "deal.account"]
     page = press(browser, page, "layout-editor", "add_related", add_related="deal.account")
-    assert form_of(page.text, "layout-editor")["values"]["r0_columns"] == "name, primary_contact, amount"
+    assert form_in(page.text, form_id="layout-editor").values["r0_columns"] == "name, primary_contact, amount"
     page = press(browser, page, "layout-editor", "remove_field:0:1")
     preview = press(browser, page, "layout-editor", "preview", name="compact", r0_columns="name, amount")
     assert apply_preview(browser, preview).status_code == 303
@@ -308,13 +255,13 @@ def test_the_layout_editor_creates_a_layout_with_a_related_list_and_deletes_it(a
 def test_the_list_view_editor_creates_a_view_with_columns_filter_and_sort(acme: ApiOrg) -> None:
     browser = admin_browser(acme)
     page = browser.get("/admin/objects/deal/list_views/new")
-    assert form_of(page.text, "list-view-editor")["values"]["c0"] == "name"
-    assert "account.name" in form_of(page.text, "list-view-editor")["options"]["add_column"]
+    assert form_in(page.text, form_id="list-view-editor").values["c0"] == "name"
+    assert "account.name" in form_in(page.text, form_id="list-view-editor").choices["add_column"]
     page = press(browser, page, "list-view-editor", "add_column", add_column="account.name")
     page = press(browser, page, "list-view-editor", "add_column", add_column="amount")
     page = press(browser, page, "list-view-editor", "add_filter")
     page = press(browser, page, "list-view-editor", "refresh:0", f0_field="amount")  # the field's operators
-    ops = form_of(page.text, "list-view-editor")["options"]["f0_op"]
+    ops = form_in(page.text, form_id="list-view-editor").choices["f0_op"]
     assert "gte" in ops and "is_null" in ops and "is_not_null" in ops and "contains" not in ops
     page = press(browser, page, "list-view-editor", "add_filter", f0_op="gte", f0_value="1000")
     page = press(browser, page, "list-view-editor", "refresh:1", f1_field="stage")
@@ -332,7 +279,7 @@ def test_the_list_view_editor_creates_a_view_with_columns_filter_and_sort(acme: 
         "sort": ["-amount", "close_date"]}
 
     editor = browser.get("/admin/objects/deal/list_views/big_deals")
-    values = form_of(editor.text, "list-view-editor")["values"]
+    values = form_in(editor.text, form_id="list-view-editor").values
     assert (values["f0_field"], values["f0_op"], values["f0_value"]) == ("amount", "gte", "1000")
     assert (values["f1_value"], values["o0_dir"]) == ("proposal, negotiation", "desc")
 
@@ -340,18 +287,18 @@ def test_the_list_view_editor_creates_a_view_with_columns_filter_and_sort(acme: 
 def test_a_filter_the_rows_cannot_show_is_edited_as_json(acme: ApiOrg) -> None:
     browser = admin_browser(acme)
     editor = browser.get("/admin/objects/deal/list_views/open_deals")
-    values = form_of(editor.text, "list-view-editor")["values"]
+    values = form_in(editor.text, form_id="list-view-editor").values
     assert (values["f0_field"], values["f0_op"], values["f0_value"]) == ("stage", "not_in", "closed_won, closed_lost")
     either = {"or": [{"field": "amount", "op": "gt", "value": 5}, {"field": "amount", "op": "is_null", "value": True}]}
     bundle = acme.runtime.metadata.bundle().to_dict()
     bundle["list_views"][0]["filter"] = either
     acme.runtime.metadata.apply(bundle, author="tests")
     editor = browser.get("/admin/objects/deal/list_views/open_deals")
-    values = form_of(editor.text, "list-view-editor")["values"]
+    values = form_in(editor.text, form_id="list-view-editor").values
     assert values["filter_mode"] == "json" and '"or"' in values["filter_json"]
     broken = press(browser, editor, "list-view-editor", "preview", filter_json='{"or": [')
     assert broken.status_code == 422 and "The filter is not valid JSON" in error_at(broken.text, "filter")
-    assert form_of(broken.text, "list-view-editor")["values"]["filter_json"] == '{"or": ['  # kept
+    assert form_in(broken.text, form_id="list-view-editor").values["filter_json"] == '{"or": ['  # kept
 
 
 # -- the validation rule editor ------------------------------------------------------------------
@@ -375,7 +322,7 @@ def test_the_rule_editor_creates_a_rule_the_records_api_enforces(acme: ApiOrg) -
     assert api.post("/api/v1/records/deal", json={**deal, "amount": 10}).status_code == 201
 
     editor = browser.get("/admin/objects/deal/validation_rules/not_too_big")
-    values = form_of(editor.text, "rule-editor")["values"]
+    values = form_in(editor.text, form_id="rule-editor").values
     assert (values["expression"], values["message"], values["field"], values.get("active")) == \
         ("amount > 1000000", "Ask finance first", "amount", "yes")
     inactive = {**values, "active": None}
@@ -420,7 +367,7 @@ def test_a_rule_with_an_invalid_formula_shows_the_error_at_the_condition(sales: 
     assert answer.status_code == 422
     at_condition = error_at(answer.text, "expression")
     assert "validation rule 'deal.odd'" in at_condition and "^" in at_condition
-    values = form_of(answer.text, "rule-editor")["values"]
+    values = form_in(answer.text, form_id="rule-editor").values
     assert (values["name"], values["expression"], values["message"], values["field"]) == \
         ("odd", "amount > 'x' &&", "Keep <this>", "amount")
     assert "Keep &lt;this&gt;" in answer.text  # escaped
@@ -434,7 +381,7 @@ def test_a_rule_without_name_or_message_says_so_at_each(admin: TestClient) -> No
     assert answer.status_code == 422
     assert "Give the validation rule a name" in error_at(answer.text, "name")
     assert "Write the message" in error_at(answer.text, "message")
-    assert form_of(answer.text, "rule-editor")["values"]["expression"] == "amount < 0"
+    assert form_in(answer.text, form_id="rule-editor").values["expression"] == "amount < 0"
 
 
 def test_a_layout_naming_a_missing_field_shows_the_error_at_its_row(sales: ApiOrg, admin: TestClient) -> None:
@@ -443,7 +390,7 @@ def test_a_layout_naming_a_missing_field_shows_the_error_at_its_row(sales: ApiOr
     assert answer.status_code == 422
     assert "'nonexistent' is not a field of object 'deal'" in error_at(answer.text, "s0_f1")
     assert 'href="#s0_f1"' in answer.text  # the summary links to the row
-    values = form_of(answer.text, "layout-editor")["values"]
+    values = form_in(answer.text, form_id="layout-editor").values
     assert values["s0_f1"] == "nonexistent" and values["s1_label"] == "Renamed"
     assert revision_number(sales) == 3
 
@@ -464,7 +411,7 @@ def test_a_list_view_filter_value_that_does_not_fit_shows_at_its_row(sales: ApiO
                    f0_value="abc")
     assert answer.status_code == 422
     assert "expected a number" in error_at(answer.text, "f0")
-    values = form_of(answer.text, "list-view-editor")["values"]
+    values = form_in(answer.text, form_id="list-view-editor").values
     assert (values["name"], values["f0_value"]) == ("odd", "abc")
     clash = press(admin, empty, "list-view-editor", "preview", name="open_deals")  # the loader's duplicate check
     assert clash.status_code == 422 and "defined more than once" in error_at(clash.text, "name")

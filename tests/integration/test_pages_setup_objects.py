@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from html import unescape
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from rapport.admin_ui.setup.field_options import OptionKind, options_of
 from rapport.runtime.fields import FIELD_TYPES
 from tests.support.api import BACKENDS, PASSWORD, ApiOrg, served_org
 from tests.support.bundles import make_object, obj, sales_bundle
+from tests.support.forms import form_in
 from tests.support.pages import browser_for, token_in
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
@@ -28,63 +28,12 @@ PROFILES = [{"name": "builder", "system_permissions": ["manage_metadata"],
 
 # -- a browser's view of forms ------------------------------------------------------------------
 
-class _Forms(HTMLParser):
-    """Every form of a page: its action and what a browser would send (unchanged)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, Any]] = []
-        self._select: str | None = None
-        self._textarea: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "values": {}, "choices": {}})
-        if not self.forms:
-            return
-        values, choices = self.forms[-1]["values"], self.forms[-1]["choices"]
-        if tag == "input" and "name" in a and a.get("type") != "checkbox":
-            values[a["name"]] = a.get("value", "")
-        elif tag == "input" and a.get("type") == "checkbox" and "checked" in a:
-            values[a["name"]] = a.get("value", "on")
-        elif tag == "select":
-            self._select = a["name"]
-            choices[a["name"]] = []
-        elif tag == "option" and self._select is not None:
-            choices[self._select].append(a["value"])
-            if "selected" in a or self._select not in values:
-                values[self._select] = a["value"]
-        elif tag == "textarea":
-            self._textarea = a["name"]
-            values[a["name"]] = ""
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
-            self._select = None
-        elif tag == "textarea":
-            self._textarea = None
-
-    def handle_data(self, data: str) -> None:
-        if self._textarea is not None:
-            self.forms[-1]["values"][self._textarea] += data
-
-
-def form_of(html: str, action: str) -> dict[str, Any]:
-    parser = _Forms()
-    parser.feed(html)
-    for form in parser.forms:
-        if form["action"].split("#")[0] == action:
-            return form
-    raise AssertionError(f"no form posting to {action} in the page:\n{html}")
-
-
 def fill(browser: TestClient, path: str, **changes: Any) -> Any:
     """Open ``path``, change its form's values (None: untick / clear) and post it."""
     opened = browser.get(path)
     assert opened.status_code == 200, opened.text
     action = path.split("?")[0]
-    values = dict(form_of(opened.text, action)["values"])
+    values = form_in(opened.text, action).values
     for key, value in changes.items():
         if value is None:
             values.pop(key, None)
@@ -96,7 +45,7 @@ def fill(browser: TestClient, path: str, **changes: Any) -> Any:
 def apply_preview(browser: TestClient, preview: Any, *, confirm: bool = False) -> Any:
     """Press Apply on the plan preview ``preview`` (ticking the data-loss box if ``confirm``)."""
     assert preview.status_code == 200, preview.text
-    values = dict(form_of(preview.text, "/admin/apply")["values"])
+    values = form_in(preview.text, "/admin/apply").values
     values.pop("confirm_data_loss", None)
     if confirm:
         values["confirm_data_loss"] = "yes"
@@ -206,7 +155,7 @@ def test_the_object_page_lists_fields_layouts_list_views_and_rules(admin: TestCl
     assert "Lookup (account)" in page and "Formula (currency)" in page
     row = re.search(r'fields/name">Deal name</a>.*?</tr>', page, re.S)
     assert row and "name field" in row.group(0) and "Yes" in row.group(0)  # the title, required
-    properties = form_of(page, "/admin/objects/deal")["values"]
+    properties = form_in(page, "/admin/objects/deal").values
     assert (properties["label"], properties["name_field"], properties["sharing"]) == ("Deal", "name", "private")
     assert properties["track_history"] == "true" and properties["searchable"] == "true"
 
@@ -222,13 +171,13 @@ def test_the_type_picker_offers_every_registered_type(admin: TestClient) -> None
 def test_the_form_of_every_type_has_that_types_options(admin: TestClient, type_name: str) -> None:
     page = admin.get(f"/admin/objects/account/fields/new?type={type_name}")
     assert page.status_code == 200
-    form = form_of(page.text, "/admin/objects/account/fields/new")
-    posted = set(form["values"]) | set(form["choices"])
+    form = form_in(page.text, "/admin/objects/account/fields/new")
+    posted = set(form.values) | set(form.choices)
     for option in options_of(type_name):
         name = f"{option.input}-rows" if option.kind is OptionKind.VALUES else option.input
         assert name in posted or f'name="{name}"' in page.text, (type_name, name)
     assert {"label", "name", "type", "csrf_token"} <= posted
-    assert form["values"]["type"] == type_name
+    assert form.values["type"] == type_name
     computed = not FIELD_TYPES[type_name].writable
     assert ('name="default_formula"' in page.text) is not computed
 
@@ -253,21 +202,21 @@ def test_a_field_of_every_type_can_be_added(admin: TestClient, type_name: str) -
 
 def test_the_roll_up_form_offers_the_relations_and_fields_that_fit(admin: TestClient) -> None:
     page = admin.get("/admin/objects/account/fields/new?type=rollup").text
-    choices = form_of(page, "/admin/objects/account/fields/new")["choices"]
+    choices = form_in(page, "/admin/objects/account/fields/new").choices
     assert choices["relation"] == ["", "contact.account", "deal.account"]
     assert choices["function"] == ["", "count", "sum", "min", "max"]
     assert "amount" in choices["field"] and "close_date" in choices["field"] and "name" not in choices["field"]
     narrowed = admin.get("/admin/objects/account/fields/new?type=rollup&relation=contact.account").text
-    assert form_of(narrowed, "/admin/objects/account/fields/new")["choices"]["field"] == ["", "birthdate"]
+    assert form_in(narrowed, "/admin/objects/account/fields/new").choices["field"] == ["", "birthdate"]
 
 
 def test_a_fields_form_shows_what_it_is(admin: TestClient) -> None:
-    amount = form_of(admin.get("/admin/objects/deal/fields/amount").text, "/admin/objects/deal/fields/amount")
-    assert {k: amount["values"][k] for k in ("label", "name", "type", "precision", "scale", "indexed")} == \
+    amount = form_in(admin.get("/admin/objects/deal/fields/amount").text, "/admin/objects/deal/fields/amount")
+    assert {k: amount.values[k] for k in ("label", "name", "type", "precision", "scale", "indexed")} == \
         {"label": "Amount", "name": "amount", "type": "currency", "precision": "18", "scale": "2", "indexed": "true"}
     # the types that can take its values over
-    assert amount["choices"]["type"] == ["text", "textarea", "integer", "number", "currency", "percent"]
-    stage = form_of(admin.get("/admin/objects/deal/fields/stage").text, "/admin/objects/deal/fields/stage")["values"]
+    assert amount.choices["type"] == ["text", "textarea", "integer", "number", "currency", "percent"]
+    stage = form_in(admin.get("/admin/objects/deal/fields/stage").text, "/admin/objects/deal/fields/stage").values
     assert (stage["values-0-value"], stage["values-0-label"], stage["values-0-default"]) == \
         ("prospecting", "Prospecting", "true")
     assert stage["values-5-value"] == "closed_lost" and stage["values-6-value"] == ""  # and empty rows to add
@@ -336,7 +285,7 @@ def test_bad_input_shows_the_message_at_the_field_and_keeps_what_was_typed(
     assert answer.status_code == 422
     assert message in error_at(answer.text, at)
     assert 'aria-invalid="true"' in answer.text
-    form = form_of(answer.text, "/admin/objects/deal/fields/new")["values"]
+    form = form_in(answer.text, "/admin/objects/deal/fields/new").values
     assert form["help_text"] == "Kept <b>as typed</b>" and form["unique"] == "true"
     for key in ("label", "max_length"):
         assert form[key] == typed.get(key, form[key])
@@ -349,14 +298,14 @@ def test_picklist_values_that_are_wrong_show_at_the_values_and_stay(admin: TestC
     assert answer.status_code == 422
     message = error_at(answer.text, "values")
     assert "'north' is listed twice" in message and "'a;b' must not contain ';'" in message
-    form = form_of(answer.text, "/admin/objects/deal/fields/new")["values"]
+    form = form_in(answer.text, "/admin/objects/deal/fields/new").values
     assert [form[f"values-{i}-value"] for i in range(4)] == ["north", "north", "a;b", ""]
 
 
 def test_picklist_rows_are_added_and_removed(admin: TestClient) -> None:
     more = fill(admin, "/admin/objects/deal/fields/stage", action="more_values", restricted=None,
                 **{"values-6-value": "on_hold"})
-    rows = form_of(more.text, "/admin/objects/deal/fields/stage")["values"]
+    rows = form_in(more.text, "/admin/objects/deal/fields/stage").values
     assert more.status_code == 200 and rows["values-6-value"] == "on_hold"
     assert "restricted" not in rows  # what was unticked stays so
     assert int(rows["values-rows"]) == 13 and rows["values-12-value"] == ""  # six more empty rows
@@ -371,7 +320,7 @@ def test_picklist_rows_are_added_and_removed(admin: TestClient) -> None:
     for place in ('href="/admin/objects/deal/list_views/open_deals">list view &#39;Open deals&#39; of Deal',
                   'href="/admin/objects/account/fields/open_pipeline">field &#39;Open pipeline&#39; of Account'):
         assert place in removed.text
-    kept = form_of(removed.text, "/admin/objects/deal/fields/stage")["values"]
+    kept = form_in(removed.text, "/admin/objects/deal/fields/stage").values
     assert [kept[f"values-{i}-value"] for i in range(6)] == \
         ["prospecting", "qualification", "proposal", "negotiation", "closed_won", ""]
 
@@ -382,7 +331,7 @@ def test_a_formula_field_with_an_error_shows_it_at_the_expression(admin: TestCli
     assert answer.status_code == 422
     assert "object 'deal' has no field 'cost'" in error_at(answer.text, "expression")
     assert "amount - cost\n         ^" in answer.text
-    assert form_of(answer.text, "/admin/objects/deal/fields/new")["values"]["expression"] == "amount - cost"
+    assert form_in(answer.text, "/admin/objects/deal/fields/new").values["expression"] == "amount - cost"
 
 
 def test_a_change_that_breaks_other_metadata_says_what_and_where(admin: TestClient) -> None:
@@ -403,7 +352,7 @@ def test_a_new_objects_form_shows_its_errors_at_the_fields(admin: TestClient, ch
     answer = fill(admin, "/admin/objects/new", description="Kept", **changes)
     assert answer.status_code == 422
     assert message in error_at(answer.text, at)
-    assert form_of(answer.text, "/admin/objects/new")["values"]["description"] == "Kept"
+    assert form_in(answer.text, "/admin/objects/new").values["description"] == "Kept"
 
 
 def test_an_object_others_point_at_cannot_be_deleted_and_the_page_says_why(admin: TestClient) -> None:
@@ -522,7 +471,7 @@ def test_narrowing_a_field_shows_the_data_losing_step(acme: ApiOrg, ada: TestCli
 def test_changing_a_fields_type_shows_the_new_types_options_then_converts(acme: ApiOrg, ada: TestClient) -> None:
     switched = fill(ada, "/admin/objects/note/fields/body", type="text", action="retype")
     assert switched.status_code == 200 and "Set the options of a text field" in switched.text
-    form = form_of(switched.text, "/admin/objects/note/fields/body")["values"]
+    form = form_in(switched.text, "/admin/objects/note/fields/body").values
     assert (form["form_type"], form["type"], form["max_length"]) == ("text", "text", "32768")
     form["max_length"] = "200"
     preview = ada.post("/admin/objects/note/fields/body", data=form)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from html import unescape
-from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from starlette.testclient import TestClient
 
 from tests.support.api import BACKENDS, PASSWORD, ApiOrg, ApiUser, served_org
 from tests.support.bundles import sales_bundle
+from tests.support.forms import form_in
 from tests.support.pages import browser_for, submit, token_in
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
@@ -37,63 +37,19 @@ def bundle_with_grants() -> dict[str, Any]:
     return bundle
 
 
-class FormFields(HTMLParser):
-    """What a browser would send with the form whose action is ``action``: the values of its
-    enabled inputs, checked boxes and selected options."""
-
-    def __init__(self, html: str, action: str) -> None:
-        super().__init__()
-        self.action, self.inside = action, False
-        self.values: list[tuple[str, str]] = []
-        self.select: tuple[str, list[tuple[str, bool]]] | None = None
-        self.textarea: tuple[str, list[str]] | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.inside = a.get("action") == self.action
-        if not self.inside or "disabled" in a:
-            return
-        if tag == "input" and a.get("name"):
-            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
-                return
-            self.values.append((a["name"], a.get("value", "on" if a.get("type") == "checkbox" else "")))
-        elif tag == "select" and a.get("name"):
-            self.select = (a["name"], [])
-        elif tag == "option" and self.select is not None:
-            self.select[1].append((a.get("value", ""), "selected" in a))
-        elif tag == "textarea" and a.get("name"):
-            self.textarea = (a["name"], [])
-
-    def handle_data(self, data: str) -> None:
-        if self.textarea is not None:
-            self.textarea[1].append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self.inside = False
-        elif tag == "select" and self.select is not None:
-            name, options = self.select
-            chosen = [value for value, selected in options if selected] or [options[0][0]]
-            self.values.append((name, chosen[0]))
-            self.select = None
-        elif tag == "textarea" and self.textarea is not None:
-            self.values.append((self.textarea[0], "".join(self.textarea[1])))
-            self.textarea = None
-
-    def data(self, **changes: str | list[str] | None) -> dict[str, list[str]]:
-        """The fields, with ``changes`` (``None`` drops a field; dots in names as ``__``)."""
-        fields: dict[str, list[str]] = {}
-        for name, sent in self.values:
-            fields.setdefault(name, []).append(sent)
-        for key, change in changes.items():
-            name = key.replace("__", ".")
-            if change is None:
-                fields.pop(name, None)
-            else:
-                fields[name] = change if isinstance(change, list) else [change]
-        return fields
+def form_fields(html: str, action: str, **changes: str | list[str] | None) -> dict[str, list[str]]:
+    """What a browser sends with the form posting to ``action``, each name's values as a list,
+    with ``changes`` (``None`` drops a field; dots in names as ``__``)."""
+    fields: dict[str, list[str]] = {}
+    for name, sent in form_in(html, action).fields:
+        fields.setdefault(name, []).append(sent)
+    for key, change in changes.items():
+        name = key.replace("__", ".")
+        if change is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = change if isinstance(change, list) else [change]
+    return fields
 
 
 def post_form(browser: TestClient, page_path: str, action: str | None = None, **changes: Any) -> httpx.Response:
@@ -101,14 +57,14 @@ def post_form(browser: TestClient, page_path: str, action: str | None = None, **
     opened = browser.get(page_path)
     assert opened.status_code == 200, opened.text
     target = action or page_path
-    return browser.post(target, data=FormFields(opened.text, target).data(**changes), follow_redirects=False)
+    return browser.post(target, data=form_fields(opened.text, target, **changes), follow_redirects=False)
 
 
 def apply_preview(browser: TestClient, preview: httpx.Response) -> httpx.Response:
     """Press Apply on a plan preview page."""
     assert preview.status_code == 200, preview.text
     assert "Review the change" in preview.text
-    return browser.post("/admin/apply", data=FormFields(preview.text, "/admin/apply").data(), follow_redirects=False)
+    return browser.post("/admin/apply", data=form_fields(preview.text, "/admin/apply"), follow_redirects=False)
 
 
 def error_at(html: str, control_id: str) -> str:
@@ -252,7 +208,7 @@ def test_the_loaders_problems_are_shown_at_their_controls_with_the_choices_kept(
         "Profile 'seller': field 'name' of object 'deal' is required and has no default, so users who may create "
         "deal records must be able to edit it (it is 'hidden').")
     assert '<a href="#f-deal-name">' in answer.text  # in the summary above the form, linked to the control
-    kept = FormFields(answer.text, "/admin/profiles/seller").data()
+    kept = form_fields(answer.text, "/admin/profiles/seller")
     assert kept["f.deal.name"] == ["hidden"] and kept["f.deal.amount"] == ["read"]
     assert kept["o.contact.read"] == ["yes"] and kept["label"] == ["Seller (EU)"]
     reserved = post_form(admin_browser, "/admin/profiles/new", name="standard")
@@ -354,8 +310,8 @@ def test_an_api_key_is_shown_once_works_and_stops_working_when_revoked(org: ApiO
                   if k["name"] == "nightly import")
     confirm = browser.get(f"/admin/keys/{key_id}/revoke?back={page}")
     assert confirm.status_code == 200 and "This cannot be undone" in confirm.text
-    revoked = browser.post(f"/admin/keys/{key_id}/revoke", data=FormFields(
-        confirm.text, f"/admin/keys/{key_id}/revoke").data(), follow_redirects=False)
+    revoked = browser.post(f"/admin/keys/{key_id}/revoke", data=form_fields(
+        confirm.text, f"/admin/keys/{key_id}/revoke"), follow_redirects=False)
     assert (revoked.status_code, revoked.headers["location"]) == (303, page)
     assert "Revoked the API key 'nightly import'" in unescape(browser.get(page).text)
     assert org.client(Authorization=f"Bearer {secret}").get("/api/v1/me").status_code == 401

@@ -67,11 +67,13 @@ def test_oversized_filters_and_tampered_cursors_get_coded_errors(org: Any) -> No
         deep = {"not": deep}
     wide = {"or": [leaf] * 1000}
     long_in = {"field": "n", "op": "in", "value": list(range(300_000))}
-    for tree in (deep, wide, long_in):
+    many_lists = {"and": [{"field": "n", "op": "in", "value": list(range(1000))}] * 66}  # > 65,535 parameters
+    for tree in (deep, wide, long_in, many_lists):
         with pytest.raises(InvalidRequest) as caught:
             org.query(QuerySpec("t", filter=tree))
         assert caught.value.code == "query.bad_filter"
         assert {p.code for p in caught.value.problems} == {"query.filter_too_complex"}
+    assert [p.pointer for p in caught.value.problems] == ["/filter/and/10/value"]  # said once, where 10,000 are passed
 
     page = org.query(QuerySpec("t", sort=("n",), limit=1))
     payload = json.loads(base64.urlsafe_b64decode(page.next_cursor + "=" * (-len(page.next_cursor) % 4)))

@@ -207,6 +207,23 @@ def test_deep_recursion_is_a_script_error_and_the_worker_lives_on(pool: WorkerPo
     assert_healthy(pool)
 
 
+def test_a_data_call_from_deep_recursion_is_a_recursion_error_not_a_crash(pool: WorkerPool) -> None:
+    """Too deep to decode the host's answer is the script's RecursionError: the worker lives
+    on, and its next run (perhaps another org's) reads the stream in step."""
+    code = ("def down(n):\n    if n == 0:\n        return get('deal', '1')\n    return down(n - 1)\n"
+            "down(request['depth'])\n")
+    answer = {"id": "1", "tags": [[[[[["deep"]]]]]]}
+    pids = pool.worker_pids()
+    outcomes = set()
+    for depth in range(270, 300):
+        message = action(code, request={"depth": depth})
+        done = pool.run(message, lambda fn, args: answer, timeout_s=10, cpu_limit_ms=5000)
+        outcomes.add(done["outcome"] if done["outcome"] == "ok" else done["error"]["type"])
+        assert response(run(pool, "respond(6 * 7)")) == 42
+    assert outcomes == {"ok", "RecursionError"}
+    assert pool.worker_pids() == pids
+
+
 # -- nested runs ---------------------------------------------------------------------------------
 def test_nested_runs_go_to_the_worker_the_calling_thread_waits_on() -> None:
     """A trigger fired by a script's own update runs in the same worker, re-entrantly (with one
@@ -522,13 +539,23 @@ def test_a_worker_cannot_open_files_start_processes_or_write_files(pool: WorkerP
         assert os.readlink(f"/proc/{pid}/fd/2") == "/dev/null"
 
 
+def test_a_worker_has_no_network(pool: WorkerPool) -> None:
+    host = os.readlink("/proc/self/ns/net")
+    for pid in pool.worker_pids():
+        assert os.readlink(f"/proc/{pid}/ns/net") != host  # a network namespace of its own
+        interfaces = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+        assert [line.split(":")[0].strip() for line in interfaces] == ["lo"]
+        assert Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:] == []  # no sockets of the host's
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="workers change user only when the host runs as root")
-def test_a_worker_started_by_root_runs_as_an_unprivileged_user(pool: WorkerPool) -> None:
+def test_a_worker_started_by_root_runs_as_an_unprivileged_user_in_an_empty_root(pool: WorkerPool) -> None:
     for pid in pool.worker_pids():
         status = _status(pid)
         assert set(status["Uid"].split()) == {"65534"}
         assert set(status["Gid"].split()) == {"65534"}
         assert status["Groups"] == ""
+        assert os.readlink(f"/proc/{pid}/root") == pool.directory  # chrooted: no host file can be named
 
 
 def test_the_round_trip_of_a_trivial_run_is_well_under_a_millisecond(pool: WorkerPool) -> None:

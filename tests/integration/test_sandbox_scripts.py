@@ -20,8 +20,9 @@ from rapport.platform.sqltypes import utcnow
 from rapport.runtime.query import QuerySpec
 from rapport.sandbox.errors import LimitReached, ScriptFailed
 from rapport.sandbox.runs import Run
-from tests.support.api import ApiOrg, pointers, problem, served_org
+from tests.support.api import PASSWORD, ApiOrg, pointers, problem, served_org
 from tests.support.bundles import make_object
+from tests.support.pages import browser_for
 
 ACCOUNT = make_object("account", {"name": "name", "label": "Name", "type": "text", "required": True})
 DEAL = make_object(
@@ -430,6 +431,27 @@ def test_the_runs_log_lists_runs_with_their_outcome_and_limits_used(api_org: Any
     rest = admin.client.get(f"/api/v1/scripts/runs?outcome=ok&cursor={page['next_cursor']}").json()
     assert [r["script"] for r in rest["runs"]] == ["deal.reader"] and rest["next_cursor"] is None
     problem(acme.user("rep").client.get("/api/v1/scripts/runs"), 403, "permissions.system_permission")
+
+
+def test_setup_shows_the_scripts_and_their_runs_to_admins_only(api_org: Any) -> None:
+    acme = api_org(bundle(
+        script("checker", "before_save", "log('checking <b>', record['name'])\n"
+                                         "if record['name'] == 'bad':\n    raise ScriptError('no bad deals')")))
+    admin = acme.user("admin")
+    for name in ("good", "bad"):
+        admin.client.post("/api/v1/records/deal", json={"name": name})
+    browser = browser_for(acme, acme.user("admin", password=PASSWORD))
+    html = browser.get("/admin/scripts").text
+    assert "deal.checker" in html and "before_save" in html
+    assert "sandbox.script_error, line 3: script &#39;deal.checker&#39;, line 3: no bad deals" in html
+    assert "checking &lt;b&gt; bad" in html and "<b>" not in html  # the log, escaped
+    failed = browser.get("/admin/scripts", params={"outcome": "error"}).text
+    assert "checking &lt;b&gt; good" not in failed and "checking &lt;b&gt; bad" in failed
+    refused = browser.get("/admin/scripts", params={"outcome": "maybe"})
+    assert refused.status_code == 400 and "Outcome must be one of ok, error, limit" in refused.text
+    assert 'href="/admin/scripts"' in browser.get("/admin").text
+    rep = browser_for(acme, acme.user("rep", password=PASSWORD))
+    assert rep.get("/admin/scripts").status_code == 403
 
 
 def test_reading_the_runs_log_does_not_wait_for_runs_logged_meanwhile(api_org: Any) -> None:

@@ -344,6 +344,31 @@ def test_memory_and_recursion_errors_cannot_be_caught() -> None:
         run("def f():\n    return f()\ntry:\n    f()\nexcept RuntimeError:\n    pass")
 
 
+@pytest.mark.parametrize("finally_block", ["raise ValueError('hidden')", "int('x')", "n = dict()['missing']"])
+def test_a_finally_block_that_raises_cannot_turn_a_final_error_into_a_catchable_one(finally_block: str) -> None:
+    """The error raised in ``finally`` carries the final one as its context: caught, it re-raises that."""
+    def exhaust() -> None:
+        raise MemoryError
+
+    swallow = "try:\n    try:\n        {}\n    finally:\n        " + finally_block + "\nexcept Exception:\n    pass"
+    with pytest.raises(RecursionError):
+        run("def f():\n    return f()\n" + swallow.format("f()"))
+    with pytest.raises(AccessDenied, match="cannot read attribute 'x'"):
+        run(swallow.format("x = query.x"), query=query)
+    with pytest.raises(MemoryError):
+        run(swallow.format("exhaust()"), exhaust=exhaust)
+    env = run(swallow.format("int('not final')") + "\nafter = True")  # an ordinary error stays catchable
+    assert env["after"] is True
+
+
+def test_a_final_error_buried_under_a_long_chain_of_finally_blocks_is_still_found() -> None:
+    bury = ("def bury(depth):\n    if depth == 0:\n        raise ValueError('bottom')\n    try:\n"
+            "        bury(depth - 1)\n    finally:\n        raise ValueError(depth)\n")
+    with pytest.raises(AccessDenied, match="cannot read attribute 'x'"):
+        run(bury + "try:\n    try:\n        x = query.x\n    finally:\n        bury(200)\nexcept ValueError:\n    pass",
+            query=query)
+
+
 def test_the_host_can_make_its_own_errors_final() -> None:
     class LimitExceeded(RuntimeError):
         pass

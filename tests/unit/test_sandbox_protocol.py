@@ -10,6 +10,7 @@ import pytest
 from rapport.sandbox.protocol import (
     FrameReader,
     FrameTooLarge,
+    MessageTooDeep,
     ProtocolError,
     decode,
     encode,
@@ -60,11 +61,17 @@ def test_a_stream_ending_inside_a_frame_is_a_protocol_error() -> None:
     (b"[1, 2]", "a JSON list, not an object"),
     (b"{oops", "not UTF-8 JSON"),
     (b"\xff\xfe", "not UTF-8 JSON"),
-    (b"[" * 100_000 + b"]" * 100_000, "not UTF-8 JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, "nests too deeply to decode"),
 ])
 def test_a_frame_must_hold_a_json_object(payload: bytes, problem: str) -> None:
     with pytest.raises(ProtocolError, match=problem):
         decode(payload)
+
+
+def test_a_frame_too_deep_to_decode_says_so() -> None:
+    """The worker tells this apart: too deep for its stack is its script's RecursionError."""
+    with pytest.raises(MessageTooDeep):
+        decode(b"[" * 100_000 + b"]" * 100_000)
 
 
 def test_values_json_cannot_hold_are_refused_when_encoding() -> None:

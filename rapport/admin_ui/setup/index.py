@@ -33,6 +33,8 @@ AREAS = (
          "Every applied change of the metadata: who, when and what; compare and revert.", "manage_metadata"),
     Area("Trash", "/admin/trash",
          "Data moved aside by deleted fields and objects, restorable until it is purged.", "manage_metadata"),
+    Area("Scripts", "/admin/scripts",
+         "The org's sandboxed scripts and the log of their runs: outcome, errors, limits used.", "manage_metadata"),
     Area("Profiles and permission sets", "/admin/profiles",
          "What users may do: object and field access, system permissions.", "manage_metadata"),
     Area("Users", "/admin/users", "People who sign in: their profile, permission sets and status.",

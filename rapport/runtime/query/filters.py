@@ -70,6 +70,8 @@ def condition_fields(tree: Any, at: str = "/filter", depth: int = 0) -> Iterator
 MAX_DEPTH = 16
 MAX_CONDITIONS = 200
 MAX_LIST_VALUES = 1000
+#: values in all of a filter's lists together: PostgreSQL takes at most 65,535 parameters a statement
+MAX_FILTER_VALUES = 10_000
 
 
 class _FilterCompiler:
@@ -77,6 +79,7 @@ class _FilterCompiler:
         self.paths = paths
         self.problems = problems
         self.conditions = 0
+        self.values = 0
 
     def node(self, node: Any, at: str, depth: int = 0) -> sa.ColumnElement[bool]:
         if depth > MAX_DEPTH:
@@ -156,6 +159,13 @@ class _FilterCompiler:
                               f"operator '{op}' on field '{resolved.path}' takes at most {MAX_LIST_VALUES} values, "
                               f"got {len(value)}")
             return None
+        if isinstance(value, list):
+            before, self.values = self.values, self.values + len(value)
+            if self.values > MAX_FILTER_VALUES:
+                if before <= MAX_FILTER_VALUES:  # said once, where the lists pass the limit
+                    self.problems.add(at, "query.filter_too_complex",
+                                      f"the filter's lists hold more than {MAX_FILTER_VALUES} values in all")
+                return None
         try:
             operand = resolved.field.type.coerce_operand(op, value, defn)
         except FieldValueError as error:
