@@ -172,7 +172,9 @@ def _respond(runner: ScriptRunner, runtime: Any, tx: Any, actor: Actor, script: 
         errors.add(f"/{field}" if field else "", FIELD_ERROR, f"{error.get('message')} (script '{script.key}')")
     errors.raise_if_any(ValidationFailed, f"script '{script.key}' refused the request", "sandbox.refused")
     status = result.get("status")
-    return result.get("response"), status if isinstance(status, int) else 200
+    # the worker checks respond()'s status too; the host does not take a worker's word for it
+    ok = isinstance(status, int) and not isinstance(status, bool) and 200 <= status <= 299
+    return result.get("response"), status if ok else 200
 
 
 def json_value(value: Any) -> Any:

@@ -19,6 +19,7 @@ from rapport.platform.settings import Settings
 from rapport.platform.sqltypes import utcnow
 from rapport.runtime.query import QuerySpec
 from rapport.sandbox.errors import LimitReached, ScriptFailed
+from rapport.sandbox.runner import ScriptRunner
 from rapport.sandbox.runs import Run
 from tests.support.api import PASSWORD, ApiOrg, pointers, problem, served_org
 from tests.support.bundles import make_object
@@ -370,6 +371,20 @@ respond({'count': len(rows), 'method': request['method']})
     problem(rep.client.get("/api/v1/custom/secrets"), 422, "sandbox.script_error")
     problem(rep.client.get("/api/v1/custom/nothing"), 404, "sandbox.script_not_found")
     problem(acme.client().get("/api/v1/custom/stats"), 401, "auth.required")
+
+
+def test_the_host_answers_only_a_2xx_status_whatever_a_worker_says(api_org: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    acme = api_org(bundle(script("echo", "endpoint", "respond({'ok': True}, status=201)", object=None)))
+    admin = acme.user("admin")
+    real_run = ScriptRunner.run
+
+    def lying_worker(self: ScriptRunner, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {**real_run(self, *args, **kwargs), "status": 302}  # what a worker taken over could say
+
+    monkeypatch.setattr(ScriptRunner, "run", lying_worker)
+    answer = admin.client.get("/api/v1/custom/echo", follow_redirects=False)
+    assert (answer.status_code, answer.json()) == (200, {"ok": True})
 
 
 def test_an_endpoint_called_with_get_may_only_read(api_org: Any) -> None:
