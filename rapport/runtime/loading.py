@@ -16,13 +16,17 @@ from rapport.runtime.rollup_definitions import complete_rollups
 from rapport.sandbox.checks import script_problems
 
 
-def load(data: Any) -> Bundle:
+def load(data: Any, *, stored: bool = False) -> Bundle:
     """Validate ``data`` (a bundle as JSON) and return the frozen model, or raise every problem.
 
     Past the metadata loader, the filters of list views and roll-ups are compiled against
     the bundle's own objects, so a filter naming an unknown field or a wrong operator is
     refused when the metadata is saved, not when the list is first shown. Likewise every
     script's code is compiled under the sandbox's policy: one that does not compile is refused.
+
+    ``stored``: a bundle an org already runs (a stored revision). Its scripts are not checked
+    again: were a later version of the sandbox's policy to refuse one, the org would still
+    work (that script fails when it runs, with its compile error) and its admin could change it.
     """
     if isinstance(data, Bundle):
         return data
@@ -32,9 +36,15 @@ def load(data: Any) -> Bundle:
     bundle = complete_formulas(bundle, problems)  # every formula type-checked, return types filled in
     if not problems:  # filters are compiled against the org model, which needs formulas that check
         problems.extend(_filter_problems(bundle))
-    problems.extend(script_problems(bundle))  # every compile problem of every script, with line and column
+    if not stored:
+        problems.extend(script_problems(bundle))  # every compile problem of every script, with line and column
     problems.raise_if_any(ValidationFailed, "metadata bundle is invalid", "metadata.invalid")
     return bundle
+
+
+def load_stored(data: Any) -> Bundle:
+    """A stored revision's bundle (see :func:`load`)."""
+    return load(data, stored=True)
 
 
 def _filters(bundle: Bundle) -> Iterator[tuple[str, Any, str]]:

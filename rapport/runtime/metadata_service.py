@@ -13,7 +13,7 @@ from rapport.metadata.revisions import Revision, current_number, get_revision, l
 from rapport.platform.errors import Conflict
 from rapport.platform.sqltypes import utcnow
 from rapport.platform.tables import trash
-from rapport.runtime.loading import load
+from rapport.runtime.loading import load, load_stored
 from rapport.runtime.revision_lock import lock_for_change
 from rapport.runtime.schema_sync.planner import Plan
 from rapport.runtime.schema_sync.renames import Rename, renames_in, with_inverse_renames
@@ -34,7 +34,7 @@ class MetadataService:
     # -- reading -----------------------------------------------------------------------
     def bundle(self) -> Bundle:
         with self.location.read() as conn:
-            return current_bundle(conn, load)
+            return current_bundle(conn, load_stored)
 
     def revisions(self) -> list[Revision]:
         with self.location.read() as conn:
@@ -47,8 +47,8 @@ class MetadataService:
     def diff(self, from_number: int, to_number: int) -> list[Change]:
         """The changes from one revision to another (0 is the empty org)."""
         with self.location.read() as conn:
-            old = load(get_revision(conn, from_number).bundle) if from_number else Bundle()
-            new = load(get_revision(conn, to_number).bundle) if to_number else Bundle()
+            old = load_stored(get_revision(conn, from_number).bundle) if from_number else Bundle()
+            new = load_stored(get_revision(conn, to_number).bundle) if to_number else Bundle()
         return diff(old, new)
 
     # -- changing ----------------------------------------------------------------------
@@ -58,7 +58,7 @@ class MetadataService:
         with self.location.engine.connect() as conn:
             transaction = conn.begin()
             try:
-                return preview(conn, self.location.schema, self.settings, load, bundle)
+                return preview(conn, self.location.schema, self.settings, load_stored, bundle)
             finally:
                 transaction.rollback()
 
@@ -66,7 +66,7 @@ class MetadataService:
               progress: Progress | None = None, expected_revision: int | None = None) -> Applied:
         bundle = load(data)
         with self.location.begin() as conn:
-            return apply_bundle(conn, self.location.schema, self.settings, load, bundle, author=author,
+            return apply_bundle(conn, self.location.schema, self.settings, load_stored, bundle, author=author,
                                 message=message, confirm_data_loss=confirm_data_loss, progress=progress,
                                 expected_revision=expected_revision)
 
@@ -75,8 +75,8 @@ class MetadataService:
         the renames it applied shown as renames, not as a delete and an add."""
         with self.location.read() as conn:
             revision = get_revision(conn, number)
-            before = load(get_revision(conn, number - 1).bundle) if number > 1 else Bundle()
-        return diff(before, _marked_with_renames(load(revision.bundle), list(renames_in([revision]))))
+            before = load_stored(get_revision(conn, number - 1).bundle) if number > 1 else Bundle()
+        return diff(before, _marked_with_renames(load_stored(revision.bundle), list(renames_in([revision]))))
 
     def plan_revert(self, number: int) -> Plan:
         """What :meth:`revert` to revision ``number`` would do: the same bundle, planned in a

@@ -22,7 +22,7 @@ from rapport.platform.settings import Settings
 from rapport.platform.sqltypes import utcnow
 from rapport.runtime.compiled import CompiledOrg, ModelCache
 from rapport.runtime.formula import Env
-from rapport.runtime.loading import load
+from rapport.runtime.loading import load_stored
 from rapport.runtime.metadata_service import MetadataService
 from rapport.runtime.permissions import access_for
 from rapport.runtime.query import QueryResult, QuerySpec, run_query
@@ -111,4 +111,4 @@ class OrgRuntime:
 def _bundle_at(conn: Connection, number: int) -> Bundle:
     if number == 0:
         return Bundle()
-    return load(get_revision(conn, number).bundle)
+    return load_stored(get_revision(conn, number).bundle)

@@ -173,8 +173,9 @@ def _respond(runner: ScriptRunner, runtime: Any, tx: Any, actor: Actor, script: 
     errors.raise_if_any(ValidationFailed, f"script '{script.key}' refused the request", "sandbox.refused")
     status = result.get("status")
     # the worker checks respond()'s status too; the host does not take a worker's word for it
-    ok = isinstance(status, int) and not isinstance(status, bool) and 200 <= status <= 299
-    return result.get("response"), status if ok else 200
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 299:
+        status = 200
+    return result.get("response"), status
 
 
 def json_value(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rapport.platform.errors import ValidationFailed
+from rapport.platform.errors import Problem, ValidationFailed
 from tests.support.api import ApiOrg
 from tests.support.bundles import edited, sales_bundle
 
@@ -64,3 +64,22 @@ def test_the_api_shows_each_problem_with_the_line_under_a_caret(api_org: Callabl
     assert body["code"] == "metadata.invalid" and body["detail"] == "metadata bundle is invalid (2 problems)"
     assert [(e["pointer"], e["code"], e["message"]) for e in body["errors"]] == EXPECTED
     assert [e["hint"] for e in body["errors"]] == ["    _rate = 0.1\n    ^", "    import os\n           ^"]
+
+
+def test_an_org_whose_stored_script_a_stricter_policy_refuses_keeps_working(org: Any, app: Any,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scripts are checked when metadata is saved, not again when a stored revision is read:
+    were a later sandbox to refuse a stored script, the org would still read, write and plan,
+    and its admin could change the script."""
+    org.metadata.apply(with_script(WORKS), author="t")
+    stricter = [Problem("/scripts/0/code", "sandbox.compile_error", "refused by a stricter policy")]
+    monkeypatch.setattr("rapport.runtime.loading.script_problems", lambda bundle: stricter if bundle.scripts else [])
+    runtime = app.org(org.name)
+    app.cache.forget(runtime.location.org_id)  # as a new process would: the revision is read and compiled again
+    assert [s.name for s in runtime.metadata.bundle().scripts] == ["set_discount"]
+    account = runtime.records().create("account", {"name": "Acme"})
+    assert runtime.records().get("account", account["id"])["name"] == "Acme"
+    with pytest.raises(ValidationFailed):  # a bundle being saved is checked, as always
+        runtime.metadata.plan(with_script(WORKS))
+    fixed = edited(sales_bundle())
+    assert runtime.metadata.apply(fixed, author="t").revision is not None  # the admin removes the script

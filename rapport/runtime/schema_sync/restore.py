@@ -29,7 +29,7 @@ from rapport.platform.sqltypes import utcnow
 from rapport.platform.tables import trash
 from rapport.runtime.compiled import build_table
 from rapport.runtime.fields import FIELD_TYPES
-from rapport.runtime.loading import load
+from rapport.runtime.loading import load, load_stored
 from rapport.runtime.schema_sync.aside import aside_values_table
 from rapport.runtime.schema_sync.renames import follow, renames_in
 from rapport.runtime.schema_sync.runner import Applied, apply_bundle, current_bundle
@@ -68,7 +68,7 @@ class Restore:
 
     # -- the three kinds ---------------------------------------------------------------
     def _object(self) -> Applied:
-        current = current_bundle(self.conn, load)
+        current = current_bundle(self.conn, load_stored)
         if current.object(self.object_name) is not None:
             raise Conflict(f"an object '{self.object_name}' exists again; rename or delete it before restoring",
                            code="schema.restore_conflict")
@@ -87,7 +87,7 @@ class Restore:
         return applied
 
     def _field(self) -> Applied:
-        current = current_bundle(self.conn, load)
+        current = current_bundle(self.conn, load_stored)
         obj = self._current_object(current)
         if obj.field(self.field_name or "") is not None:
             raise Conflict(f"object '{obj.name}' has a field '{self.field_name}' again; rename or delete it "
@@ -109,7 +109,7 @@ class Restore:
         return applied
 
     def _values(self) -> Applied:
-        current = current_bundle(self.conn, load)
+        current = current_bundle(self.conn, load_stored)
         obj = self._current_object(current)
         narrowed = obj.field(self.field_name or "")
         if narrowed is None:
@@ -128,7 +128,7 @@ class Restore:
 
     # -- helpers -----------------------------------------------------------------------
     def _apply(self, bundle: Bundle | dict[str, Any]) -> Applied:
-        return apply_bundle(self.conn, self.schema, self.settings, load, load(bundle), author=self.author,
+        return apply_bundle(self.conn, self.schema, self.settings, load_stored, load(bundle), author=self.author,
                             message=self.message, confirm_data_loss=False)
 
     def _current_object(self, current: Bundle) -> Any:
