@@ -64,6 +64,11 @@ class FieldView:
         """The value as a person reads it ('' when empty)."""
         return self.widget.text(self)
 
+    @property
+    def inputmode(self) -> str | None:
+        """The keyboard a phone shows for this field, if any."""
+        return self.widget.input_mode(self)
+
 
 class Widget:
     """A text input: what most types need. Subclasses change how values go in and out."""
@@ -71,6 +76,9 @@ class Widget:
     name = "text"
     #: the ``inputmode`` hint for a phone's keyboard, if any
     inputmode: str | None = None
+
+    def input_mode(self, view: FieldView) -> str | None:
+        return self.inputmode
 
     def input_value(self, view: FieldView) -> Any:
         """What the form control holds: text (lists for choices of several)."""
@@ -97,6 +105,10 @@ class Widget:
 class NumberWidget(Widget):
     name = "number"
     inputmode = "decimal"
+
+    def input_mode(self, view: FieldView) -> str | None:
+        """Digits alone for whole numbers (no scale), else a keyboard with the decimal point."""
+        return "numeric" if not view.defn.scale else self.inputmode
 
     def text(self, view: FieldView) -> str:
         number = _decimal(view.value)

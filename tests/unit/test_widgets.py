@@ -166,3 +166,9 @@ def test_a_formula_shows_as_its_return_type() -> None:
     compiled = currency.object("o").field("f")  # type: ignore[union-attr]
     view = field_view(compiled, FIELD_TYPES["formula"], 1234.5)
     assert view.text == "1,234.50" and widget_of(FIELD_TYPES["formula"]).name == "readonly"
+
+
+def test_a_phone_shows_digits_for_whole_numbers_and_a_decimal_point_for_the_others() -> None:
+    assert 'inputmode="numeric"' in render("input", view_of("integer", 5))
+    assert 'inputmode="decimal"' in render("input", view_of("currency", 19.99))
+    assert 'inputmode="email"' in render("input", view_of("email", "ann@example.com"))
